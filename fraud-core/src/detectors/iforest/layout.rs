@@ -16,8 +16,12 @@ use crate::data::order_key;
 
 /// Deepest height limit stored padded (2^12 leaves per tree).
 pub(crate) const MAX_PADDED_DEPTH: usize = 12;
-/// Rows stepped in lockstep through one tree in batch scoring.
-const LANES: usize = 8;
+/// Rows stepped in lockstep through one tree in batch scoring. Batch keys are stored interleaved by
+/// groups of `LANES` rows, with the column count padded to a power of two `dp >= d`: the key of row
+/// `r`, feature `f` is at `(r / LANES) * LANES * dp + f * LANES + r % LANES`, so every lane addresses
+/// its key as `f * LANES + lane` from one base pointer, and a mask proves the index in bounds.
+/// Padded nodes store `f * LANES` in their high half.
+pub(crate) const LANES: usize = 8;
 /// Trees stepped in lockstep for one row.
 const TREE_LANES: usize = 16;
 
@@ -49,10 +53,11 @@ impl Layout {
             let l = height_limit;
             let ni = (1usize << l) - 1;
             let nl = 1usize << l;
-            let mut nodes = vec![pack(0, u32::MAX); ni * trees.len()];
+            // Node stride is nl (a power of two) so kernels can mask indices; slot nl - 1 is unused.
+            let mut nodes = vec![pack(0, u32::MAX); nl * trees.len()];
             let mut leaves = vec![0.0; nl * trees.len()];
             for (t, tree) in trees.iter().enumerate() {
-                let tn = &mut nodes[t * ni..(t + 1) * ni];
+                let tn = &mut nodes[t * nl..(t + 1) * nl];
                 let tl = &mut leaves[t * nl..(t + 1) * nl];
                 // (canonical node, heap position)
                 let mut stack = vec![(0usize, 0usize)];
@@ -65,7 +70,7 @@ impl Layout {
                         }
                         tl[q - ni] = depth as f64 + average_path_length(tree.size[c] as f64);
                     } else {
-                        tn[p] = pack(tree.feature[c], order_key(tree.threshold[c]));
+                        tn[p] = pack(tree.feature[c] * LANES as u32, order_key(tree.threshold[c]));
                         let lc = tree.left[c] as usize;
                         stack.push((lc, 2 * p + 1));
                         stack.push((lc + 1, 2 * p + 2));
@@ -118,11 +123,12 @@ impl Layout {
         }
     }
 
-    /// Add every tree's path length to `sums` for the rows whose keys are in `keys` (row-major, `d`
-    /// per row). Each row's sum is accumulated in tree order, so results do not depend on blocking.
-    pub(crate) fn accumulate_block(&self, keys: &[u32], d: usize, sums: &mut [f64]) {
-        let rows = sums.len();
-        debug_assert_eq!(keys.len(), rows * d);
+    /// Add every tree's path length to `sums` for rows whose keys are in `keys`, interleaved by
+    /// groups of [`LANES`] rows (`ceil(rows / LANES) * LANES * dp` keys, `dp` a power of two at least
+    /// the number of features; lanes past the last row hold any value and are ignored). Each row's sum is accumulated in tree order, so results do not
+    /// depend on blocking.
+    pub(crate) fn accumulate_block(&self, keys: &[u32], dp: usize, sums: &mut [f64]) {
+        debug_assert_eq!(keys.len(), sums.len().div_ceil(LANES) * LANES * dp);
         match self {
             Layout::Padded {
                 depth,
@@ -130,47 +136,43 @@ impl Layout {
                 nodes,
                 leaves,
             } => {
-                let ni = (1usize << depth) - 1;
-                let nl = ni + 1;
-                for t in 0..*n_trees {
-                    let tn = &nodes[t * ni..(t + 1) * ni];
-                    let tl = &leaves[t * nl..(t + 1) * nl];
-                    let full = rows / LANES * LANES;
-                    for g in (0..full).step_by(LANES) {
-                        let kb = &keys[g * d..(g + LANES) * d];
-                        let mut idx = [0usize; LANES];
-                        for _ in 0..*depth {
-                            for (r, i) in idx.iter_mut().enumerate() {
-                                let node = tn[*i];
-                                let k = kb[r * d + (node >> 32) as usize];
-                                *i = 2 * *i + 1 + (k > node as u32) as usize;
-                            }
+                macro_rules! dispatch {
+                    ($($l:literal),*) => {
+                        match *depth {
+                            $($l => padded_block::<$l, { 1 << $l }>(*n_trees, nodes, leaves, keys, dp, sums),)*
+                            _ => unreachable!("padded depth is in 1..=MAX_PADDED_DEPTH"),
                         }
-                        for (r, i) in idx.iter().enumerate() {
-                            sums[g + r] += tl[i - ni];
-                        }
-                    }
-                    for (r, s) in sums.iter_mut().enumerate().skip(full) {
-                        let kr = &keys[r * d..(r + 1) * d];
-                        let mut i = 0usize;
-                        for _ in 0..*depth {
-                            let node = tn[i];
-                            i = 2 * i + 1 + (kr[(node >> 32) as usize] > node as u32) as usize;
-                        }
-                        *s += tl[i - ni];
-                    }
+                    };
                 }
+                dispatch!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
             }
-            Layout::Compact { roots, .. } => {
+            Layout::Compact {
+                roots,
+                nodes,
+                left,
+                value,
+            } => {
                 for &root in roots {
                     for (r, s) in sums.iter_mut().enumerate() {
-                        *s += self.compact_path(root, &keys[r * d..(r + 1) * d]);
+                        let group = &keys[(r / LANES) * LANES * dp..(r / LANES + 1) * LANES * dp];
+                        let lane = r % LANES;
+                        let mut i = root as usize;
+                        *s += loop {
+                            let l = left[i];
+                            if l == LEAF {
+                                break value[i];
+                            }
+                            let node = nodes[i];
+                            let k = group[(node >> 32) as usize * LANES + lane];
+                            i = l as usize + (k > node as u32) as usize;
+                        };
                     }
                 }
             }
         }
     }
 
+    /// Path length of one row (keys contiguous) through the compact tree rooted at `root`.
     #[inline]
     fn compact_path(&self, root: u32, keys: &[u32]) -> f64 {
         let Layout::Compact {
@@ -199,30 +201,33 @@ impl Layout {
                 nodes,
                 leaves,
             } => {
-                let ni = (1usize << depth) - 1;
-                let nl = ni + 1;
+                let nl = 1usize << depth;
+                let mask = nl - 1;
                 let mut sum = 0.0;
                 let full = n_trees / TREE_LANES * TREE_LANES;
                 for t0 in (0..full).step_by(TREE_LANES) {
                     let mut idx = [0usize; TREE_LANES];
                     for _ in 0..*depth {
                         for (k, i) in idx.iter_mut().enumerate() {
-                            let node = nodes[(t0 + k) * ni + *i];
-                            *i = 2 * *i + 1 + (keys[(node >> 32) as usize] > node as u32) as usize;
+                            let node = nodes[(t0 + k) * nl + *i];
+                            let k = keys[(node >> 32) as usize / LANES];
+                            *i = 2 * *i + 1 + (k > node as u32) as usize;
                         }
                     }
                     for (k, i) in idx.iter().enumerate() {
-                        sum += leaves[(t0 + k) * nl + i - ni];
+                        sum += leaves[(t0 + k) * nl + ((i + 1) & mask)];
                     }
                 }
                 for t in full..*n_trees {
-                    let tn = &nodes[t * ni..(t + 1) * ni];
+                    let tn = &nodes[t * nl..(t + 1) * nl];
                     let mut i = 0usize;
                     for _ in 0..*depth {
                         let node = tn[i];
-                        i = 2 * i + 1 + (keys[(node >> 32) as usize] > node as u32) as usize;
+                        i = 2 * i
+                            + 1
+                            + (keys[(node >> 32) as usize / LANES] > node as u32) as usize;
                     }
-                    sum += leaves[t * nl + i - ni];
+                    sum += leaves[t * nl + ((i + 1) & mask)];
                 }
                 sum
             }
@@ -230,6 +235,45 @@ impl Layout {
                 .iter()
                 .map(|&r| self.compact_path(r, keys))
                 .fold(0.0, |a, b| a + b),
+        }
+    }
+}
+
+/// Batch kernel for padded trees of height `L` (`N = 2^L` node slots per tree, slot `N - 1` unused):
+/// the constant height unrolls the steps and the power-of-two stride removes bounds checks on nodes.
+fn padded_block<const L: usize, const N: usize>(
+    n_trees: usize,
+    nodes: &[u64],
+    leaves: &[f64],
+    keys: &[u32],
+    dp: usize,
+    sums: &mut [f64],
+) {
+    let rows = sums.len();
+    let width = LANES * dp;
+    debug_assert!(width.is_power_of_two());
+    for (tn, tl) in nodes
+        .chunks_exact(N)
+        .zip(leaves.chunks_exact(N))
+        .take(n_trees)
+    {
+        let tn: &[u64; N] = tn.try_into().expect("stride N");
+        let tl: &[f64; N] = tl.try_into().expect("stride N");
+        for (g, kb) in keys.chunks_exact(width).enumerate() {
+            let mut idx = [0usize; LANES];
+            for _ in 0..L {
+                for (lane, i) in idx.iter_mut().enumerate() {
+                    let node = tn[*i & (N - 1)];
+                    // The node holds feature * LANES; the mask keeps the index provably in bounds.
+                    let k = kb[((node >> 32) as usize + lane) & (width - 1)];
+                    *i = 2 * *i + 1 + (k > node as u32) as usize;
+                }
+            }
+            let first = g * LANES;
+            let live = (rows - first).min(LANES);
+            for (s, i) in sums[first..first + live].iter_mut().zip(idx) {
+                *s += tl[(i + 1) & (N - 1)];
+            }
         }
     }
 }

@@ -57,7 +57,7 @@ pub use tree::{average_path_length, height_limit};
 use crate::data::{Scalar, non_finite, order_key};
 use crate::error::{ArtifactError, Error, Result};
 use crate::model::{self, ArtifactKind};
-use layout::Layout;
+use layout::{LANES, Layout};
 use tree::Tree;
 
 /// Rows converted to keys at a time in batch scoring.
@@ -268,7 +268,7 @@ impl IsolationForest {
                 "X has 0 columns (shape ({n}, {d})): at least 1 feature is required"
             )));
         }
-        if d > u32::MAX as usize {
+        if d > u32::MAX as usize / LANES {
             return Err(Error::ShapeMismatch(format!(
                 "{d} columns is more than this model supports"
             )));
@@ -601,7 +601,7 @@ impl Fitted {
         if state.trees.is_empty() {
             return Err("a fitted forest has no trees".into());
         }
-        if state.n_features_in == 0 || state.n_features_in > u32::MAX as usize {
+        if state.n_features_in == 0 || state.n_features_in > u32::MAX as usize / LANES {
             return Err(format!("invalid n_features_in {}", state.n_features_in));
         }
         if state.max_samples == 0 || state.max_samples > u32::MAX as usize {
@@ -662,32 +662,15 @@ impl Fitted {
         threads: usize,
     ) -> Result<()> {
         let d = x.ncols();
-        let task = |(ti, chunk): (usize, &mut [f64])| -> Result<()> {
-            let mut keys = vec![0u32; BLOCK_ROWS * d];
-            let first = ti * TASK_ROWS;
-            for (bi, block) in chunk.chunks_mut(BLOCK_ROWS).enumerate() {
-                let r0 = first + bi * BLOCK_ROWS;
-                let kb = &mut keys[..block.len() * d];
-                for r in 0..block.len() {
-                    let row = x.row(r0 + r);
-                    for (j, &v) in row.iter().enumerate() {
-                        kb[r * d + j] = order_key(
-                            v.to_f32_checked()
-                                .ok_or_else(|| non_finite(r0 + r, j, v.to_f64()))?,
-                        );
-                    }
-                }
-                block.fill(0.0);
-                self.layout.accumulate_block(kb, d, block);
-                for s in block.iter_mut() {
-                    *s = self.finish(*s);
-                }
-            }
-            Ok(())
-        };
-        self.run_tasks(out, threads, task)
+        self.run_tasks(out, threads, d, |r, j| {
+            let v = x[[r, j]];
+            v.to_f32_checked()
+                .map(order_key)
+                .ok_or_else(|| non_finite(r, j, v.to_f64()))
+        })
     }
 
+    /// Score rows already validated and converted to float32 (row-major, `d` per row).
     fn score_f32_rows(
         &self,
         data: &[f32],
@@ -695,32 +678,37 @@ impl Fitted {
         out: &mut [f64],
         threads: usize,
     ) -> Result<()> {
+        self.run_tasks(out, threads, d, |r, j| Ok(order_key(data[r * d + j])))
+    }
+
+    /// Score every output row: tasks of `TASK_ROWS` rows (in parallel when `threads != 1`), each in
+    /// blocks of `BLOCK_ROWS` whose keys `key(row, column)` are laid out for the batch kernel. The
+    /// error reported is the first in row order, whatever the thread count.
+    fn run_tasks<K>(&self, out: &mut [f64], threads: usize, d: usize, key: K) -> Result<()>
+    where
+        K: Fn(usize, usize) -> Result<u32> + Sync,
+    {
+        // Groups of LANES rows are padded to a power-of-two number of columns (see layout.rs).
+        let dp = d.next_power_of_two();
         let task = |(ti, chunk): (usize, &mut [f64])| -> Result<()> {
-            let mut keys = vec![0u32; BLOCK_ROWS * d];
-            let first = ti * TASK_ROWS;
+            let mut keys = vec![0u32; BLOCK_ROWS * dp];
             for (bi, block) in chunk.chunks_mut(BLOCK_ROWS).enumerate() {
-                let r0 = first + bi * BLOCK_ROWS;
-                let kb = &mut keys[..block.len() * d];
-                for (k, &v) in kb.iter_mut().zip(&data[r0 * d..(r0 + block.len()) * d]) {
-                    *k = order_key(v);
+                let r0 = ti * TASK_ROWS + bi * BLOCK_ROWS;
+                let kb = &mut keys[..block.len().div_ceil(LANES) * LANES * dp];
+                for r in 0..block.len() {
+                    let group = &mut kb[(r / LANES) * LANES * dp..];
+                    for j in 0..d {
+                        group[j * LANES + r % LANES] = key(r0 + r, j)?;
+                    }
                 }
                 block.fill(0.0);
-                self.layout.accumulate_block(kb, d, block);
+                self.layout.accumulate_block(kb, dp, block);
                 for s in block.iter_mut() {
                     *s = self.finish(*s);
                 }
             }
             Ok(())
         };
-        self.run_tasks(out, threads, task)
-    }
-
-    /// Run `task` over chunks of `TASK_ROWS` output rows, in parallel when `threads != 1`; the error
-    /// reported is the one of the first failing chunk in row order, whatever the thread count.
-    fn run_tasks<F>(&self, out: &mut [f64], threads: usize, task: F) -> Result<()>
-    where
-        F: Fn((usize, &mut [f64])) -> Result<()> + Sync + Send,
-    {
         if threads == 1 || out.len() <= TASK_ROWS {
             return out.chunks_mut(TASK_ROWS).enumerate().try_for_each(task);
         }
@@ -733,6 +721,5 @@ impl Fitted {
         results.into_iter().collect()
     }
 }
-
 #[cfg(test)]
 mod tests;

@@ -536,7 +536,7 @@ fn save_and_load() {
 fn memory_is_reported() {
     let x = data(1000, 4, 20);
     let f = fitted(IsolationForestParams::default().random_state(0), &x);
-    // Padded layout: 100 trees x (255 nodes + 256 leaves) x 8 bytes, plus the canonical trees.
-    let layout = 100 * (255 + 256) * 8;
+    // Padded layout: 100 trees x (256 node slots + 256 leaves) x 8 bytes, plus the canonical trees.
+    let layout = 100 * (256 + 256) * 8;
     assert!(f.memory_bytes() > layout && f.memory_bytes() < layout + 100 * 511 * 16 + 1);
 }
