@@ -691,7 +691,7 @@ impl Fitted {
         // Groups of LANES rows are padded to a power-of-two number of columns (see layout.rs).
         let dp = d.next_power_of_two();
         let task = |(ti, chunk): (usize, &mut [f64])| -> Result<()> {
-            let mut keys = vec![0u32; BLOCK_ROWS * dp];
+            let mut keys = vec![0u32; chunk.len().min(BLOCK_ROWS).div_ceil(LANES) * LANES * dp];
             for (bi, block) in chunk.chunks_mut(BLOCK_ROWS).enumerate() {
                 let r0 = ti * TASK_ROWS + bi * BLOCK_ROWS;
                 let kb = &mut keys[..block.len().div_ceil(LANES) * LANES * dp];

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: formatting and lints, the Rust suites (unit,
+# integration, doctests including the README's Rust quickstart), and the Python suite against a
+# freshly built wheel (including the README's Python quickstart). Installs what it needs: a Python
+# virtualenv in .venv with maturin, numpy, pandas, scikit-learn, joblib and pytest.
+#
+# Environment: FRAUD_DATASETS overrides the shared data folder (default ../shared/datasets);
+# PYTHON selects the interpreter used to create the virtualenv (default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+step() { printf '\n==== %s ====\n' "$*"; }
+started=$(date +%s)
+
+step "toolchain"
+cargo --version
+rustc --version
+"${PYTHON:-python3}" --version
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests (unit, integration, doctests, README quickstart)"
+# fraud-py is tested through Python below (its tests need a Python interpreter to link against).
+cargo test --workspace --exclude fraud-py
+
+step "Python environment (.venv)"
+if [ ! -x .venv/bin/python ]; then
+    "${PYTHON:-python3}" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "maturin==1.16.0" numpy "pandas<3" scikit-learn joblib pytest
+
+step "build and install the fraud_core wheel"
+rm -rf target/wheels
+(cd fraud-py && "$root/.venv/bin/maturin" build --release --quiet --out "$root/target/wheels")
+.venv/bin/python -m pip install --quiet --force-reinstall --no-deps target/wheels/fraud_core-*.whl
+
+step "Python tests"
+.venv/bin/python -m pytest -q fraud-py/tests
+
+step "done in $(( $(date +%s) - started )) s"
