@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: formatting and lints, the Rust suites (unit,
-# integration, doctests including the README's Rust quickstart), and the Python suite against a
-# freshly built wheel (including the README's Python quickstart). Installs what it needs: a Python
-# virtualenv in .venv with maturin, numpy, pandas, scikit-learn, joblib and pytest.
+# integration, doctests including the README's Rust quickstart), the Python suite against a freshly
+# built wheel (including the README's Python quickstart), and the WASM package's Node tests.
+# Installs what it needs: a Python virtualenv in .venv with maturin, numpy, pandas, scikit-learn,
+# joblib and pytest; the wasm32 target, wasm-bindgen-cli and the npm package binaryen (wasm-opt).
 #
 # Environment: FRAUD_DATASETS overrides the shared data folder (default ../shared/datasets);
 # PYTHON selects the interpreter used to create the virtualenv (default python3).
@@ -41,5 +42,17 @@ rm -rf target/wheels
 
 step "Python tests"
 .venv/bin/python -m pytest -q fraud-py/tests
+
+step "WASM package (fraud-wasm) and its Node tests"
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    && ! rustup target add wasm32-unknown-unknown; then
+    printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
+    printf '!!! WASM SKIPPED: the wasm32-unknown-unknown target cannot be installed here\n'
+    printf '!!! (rustup target add failed); the WASM package was neither built nor tested.\n'
+    printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n'
+else
+    bash fraud-wasm/build.sh
+    (cd fraud-wasm && node --test tests/)
+fi
 
 step "done in $(( $(date +%s) - started )) s"

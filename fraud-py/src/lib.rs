@@ -1,1 +1,23 @@
-//! placeholder
+//! Python binding of `fraud-core`: the native module `fraud_core._fraud_core`.
+//!
+//! One file per core module: [`error`] (exception hierarchy, panic guard), [`iforest`] (the
+//! isolation forest), [`metrics`]. The scikit-learn estimator is pure Python
+//! (`python/fraud_core/_iforest.py`) and holds a native object.
+
+use pyo3::prelude::*;
+
+pub mod error;
+pub mod iforest;
+pub mod metrics;
+
+/// The native module.
+#[pymodule]
+fn _fraud_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    error::register(m)?;
+    m.add_class::<iforest::PyIsolationForest>()?;
+    m.add_function(wrap_pyfunction!(metrics::roc_auc_score, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::average_precision_score, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::precision_at_k, m)?)?;
+    Ok(())
+}

@@ -29,8 +29,9 @@ pub const MAGIC: [u8; 8] = *b"FRAUDCOR";
 pub const FORMAT_VERSION: u16 = 1;
 const HEADER_LEN: usize = 24;
 const TRAILER_LEN: usize = 4;
-/// Upper bound on a payload this build will decode (guards against absurd allocations).
-const MAX_PAYLOAD: u64 = 1 << 32;
+/// Upper bound on a payload this build will decode (guards against absurd allocations); 1 GiB, so it
+/// also fits a 32-bit `usize` (wasm32).
+const MAX_PAYLOAD: u64 = 1 << 30;
 
 /// What an artifact holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the fraud-wasm package into fraud-wasm/pkg/ (Node target): cargo for wasm32, the pinned
+# wasm-bindgen-cli (installed on first use, must equal the wasm-bindgen crate version), then wasm-opt
+# from the npm package binaryen (Debian's binaryen produces modules Node refuses).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+want=0.2.130
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    echo "installing wasm-bindgen-cli $want (a few minutes, once per machine)"
+    cargo install wasm-bindgen-cli --version "$want"
+fi
+cd "$root"
+cargo build --release --target wasm32-unknown-unknown -p fraud-wasm
+rm -rf "$here/pkg"
+wasm-bindgen --target nodejs --out-dir "$here/pkg" target/wasm32-unknown-unknown/release/fraud_wasm.wasm
+cd "$here"
+[ -x node_modules/.bin/wasm-opt ] || npm install --no-audit --no-fund --no-package-lock --silent
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals pkg/fraud_wasm_bg.wasm -o pkg/fraud_wasm_bg.wasm
+echo "fraud-wasm: $(wc -c < pkg/fraud_wasm_bg.wasm) bytes of optimised wasm in $here/pkg"
