@@ -50,6 +50,73 @@ pub enum Error {
     /// Any other invalid input, with a description of what is wrong.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A feature spec that is not valid JSON (or does not have the spec's shape).
+    #[error("invalid feature spec JSON at line {line}, column {column}: {message}")]
+    SpecJson {
+        /// 1-based line of the problem, as reported by the JSON parser.
+        line: usize,
+        /// 1-based column of the problem, as reported by the JSON parser.
+        column: usize,
+        /// The parser's description of the problem.
+        message: String,
+    },
+    /// A feature spec that parses but is inconsistent (bad window, unknown field, duplicate name, ...).
+    #[error("invalid feature spec at {location}: {message}")]
+    InvalidSpec {
+        /// Where in the spec: `schema`, `feature \`NAME\``, `lateness`, ...
+        location: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// An event carries a field that the spec's schema does not declare.
+    #[error(
+        "unknown field `{field}`: the spec's schema declares {expected}; add it to the schema or drop the column"
+    )]
+    UnknownField {
+        /// The undeclared field name.
+        field: String,
+        /// The declared fields, formatted.
+        expected: String,
+    },
+    /// An event lacks a field that the spec's schema requires.
+    #[error("missing field `{field}`: every event needs it ({hint})")]
+    MissingField {
+        /// The missing field name.
+        field: String,
+        /// What the field is used for.
+        hint: String,
+    },
+    /// An event field has the wrong type or a non-finite / out-of-range value.
+    ///
+    /// The message never contains the value of an entity key field.
+    #[error("invalid value for field `{field}`: {reason}")]
+    InvalidField {
+        /// The field name.
+        field: String,
+        /// What is wrong and what would be accepted.
+        reason: String,
+    },
+    /// An event older than the allowed lateness, refused under the `error` lateness policy.
+    #[error(
+        "late event: its timestamp is {behind_ms} ms behind the watermark (newest event time minus the allowed lateness of {allowed_ms} ms); raise `lateness.allowed` or choose the `drop` or `process` policy"
+    )]
+    LateEvent {
+        /// How far behind the watermark the event is, in milliseconds.
+        behind_ms: i64,
+        /// The allowed lateness, in milliseconds.
+        allowed_ms: i64,
+    },
+    /// A keyed-hash secret that is missing, too short, or not the one a snapshot was written with.
+    #[error("key secret: {0}")]
+    KeySecret(String),
+    /// An error in one row of a batch, with the row index (0-based, input order).
+    #[error("row {row}: {source}")]
+    InRow {
+        /// Row index (0-based) in the batch.
+        row: usize,
+        /// The error for that row.
+        source: Box<Error>,
+    },
 }
 
 /// Why artifact bytes were refused.

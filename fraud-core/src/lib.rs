@@ -25,6 +25,8 @@
 pub mod data;
 pub mod detectors;
 pub mod error;
+pub mod event;
+pub mod features;
 pub mod metrics;
 pub mod model;
 

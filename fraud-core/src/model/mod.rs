@@ -39,6 +39,8 @@ const MAX_PAYLOAD: u64 = 1 << 30;
 pub enum ArtifactKind {
     /// A fitted [`crate::detectors::iforest::IsolationForest`].
     IsolationForest,
+    /// The state of a [`crate::features::FeatureEngine`] (spec, per-entity windows, counters).
+    FeatureEngineSnapshot,
 }
 
 impl ArtifactKind {
@@ -46,6 +48,7 @@ impl ArtifactKind {
     pub const fn tag(self) -> u16 {
         match self {
             ArtifactKind::IsolationForest => 1,
+            ArtifactKind::FeatureEngineSnapshot => 2,
         }
     }
 
@@ -53,6 +56,7 @@ impl ArtifactKind {
     pub const fn name(self) -> &'static str {
         match self {
             ArtifactKind::IsolationForest => "IsolationForest",
+            ArtifactKind::FeatureEngineSnapshot => "FeatureEngineSnapshot",
         }
     }
 
@@ -60,6 +64,7 @@ impl ArtifactKind {
     pub const fn from_tag(tag: u16) -> Option<Self> {
         match tag {
             1 => Some(ArtifactKind::IsolationForest),
+            2 => Some(ArtifactKind::FeatureEngineSnapshot),
             _ => None,
         }
     }

@@ -1,0 +1,625 @@
+//! Events: the unit of input of the [`crate::features::FeatureEngine`].
+//!
+//! An [`Event`] holds a timestamp in epoch milliseconds, the entity key fields as strings, the
+//! numeric fields as `f64` and an optional label, each in the order of the spec's schema
+//! ([`EventSchema`]). Field names are resolved to positions once, when the spec is compiled, so
+//! processing an event does no string lookups beyond the entity-key lookups themselves.
+//!
+//! Bindings can keep one [`Event`] and refill it per record ([`EventSchema::fill_from_json`] or by
+//! writing the vectors directly): the key strings keep their capacity, so refilling does not allocate
+//! once the buffers are warm.
+//!
+//! Timestamps: integer (or float) epoch seconds or milliseconds, or a datetime string
+//! `YYYY-MM-DD HH:MM:SS[.fff]` / RFC 3339 `YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)`. A datetime
+//! without an offset is read as UTC. Sub-millisecond digits are truncated.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// How the timestamp field of an input record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeUnit {
+    /// Epoch seconds (integer or float; floats are rounded to the millisecond).
+    #[serde(rename = "s")]
+    Seconds,
+    /// Epoch milliseconds (integer, or a float that is rounded to the millisecond).
+    #[serde(rename = "ms")]
+    Milliseconds,
+    /// A datetime string (`YYYY-MM-DD HH:MM:SS[.fff]` or RFC 3339); read as UTC without an offset.
+    #[serde(rename = "datetime")]
+    Datetime,
+}
+
+/// One event, with its fields in the schema's order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Event {
+    /// Event time, epoch milliseconds (UTC).
+    pub time_ms: i64,
+    /// Entity key values, one per schema key field, in schema order.
+    pub keys: Vec<String>,
+    /// Numeric values, one per schema numeric field, in schema order. Must be finite.
+    pub values: Vec<f64>,
+    /// The label (e.g. 1.0 for fraud, 0.0 for genuine), if known. Must be finite.
+    pub label: Option<f64>,
+}
+
+impl Event {
+    /// An event from its parts (fields in schema order).
+    pub fn new(time_ms: i64, keys: Vec<String>, values: Vec<f64>, label: Option<f64>) -> Self {
+        Event {
+            time_ms,
+            keys,
+            values,
+            label,
+        }
+    }
+}
+
+/// Where a named field goes in an [`Event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Timestamp,
+    Key(usize),
+    Numeric(usize),
+    Label,
+    Ignored,
+}
+
+/// The compiled event schema: field names resolved to positions.
+#[derive(Debug, Clone)]
+pub struct EventSchema {
+    timestamp: String,
+    unit: TimeUnit,
+    keys: Vec<String>,
+    numeric: Vec<String>,
+    label: Option<String>,
+    lookup: HashMap<String, Slot>,
+}
+
+impl EventSchema {
+    /// Build a schema; every field name must be non-empty and used once. `ignore` lists fields that
+    /// input records may carry and that are skipped (e.g. an id column).
+    pub fn new(
+        timestamp: &str,
+        unit: TimeUnit,
+        keys: &[String],
+        numeric: &[String],
+        label: Option<&str>,
+        ignore: &[String],
+    ) -> Result<Self> {
+        let mut lookup = HashMap::new();
+        let mut add = |name: &str, slot: Slot| -> Result<()> {
+            if name.is_empty() {
+                return Err(Error::InvalidSpec {
+                    location: "schema".into(),
+                    message: "field names must not be empty".into(),
+                });
+            }
+            if lookup.insert(name.to_string(), slot).is_some() {
+                return Err(Error::InvalidSpec {
+                    location: "schema".into(),
+                    message: format!(
+                        "field `{name}` is declared twice; each field has one role (timestamp, key, numeric or label)"
+                    ),
+                });
+            }
+            Ok(())
+        };
+        add(timestamp, Slot::Timestamp)?;
+        for (i, k) in keys.iter().enumerate() {
+            add(k, Slot::Key(i))?;
+        }
+        for (i, k) in numeric.iter().enumerate() {
+            add(k, Slot::Numeric(i))?;
+        }
+        if let Some(l) = label {
+            add(l, Slot::Label)?;
+        }
+        for k in ignore {
+            add(k, Slot::Ignored)?;
+        }
+        Ok(EventSchema {
+            timestamp: timestamp.to_string(),
+            unit,
+            keys: keys.to_vec(),
+            numeric: numeric.to_vec(),
+            label: label.map(str::to_string),
+            lookup,
+        })
+    }
+
+    /// The timestamp field name.
+    pub fn timestamp_field(&self) -> &str {
+        &self.timestamp
+    }
+    /// The timestamp unit.
+    pub fn time_unit(&self) -> TimeUnit {
+        self.unit
+    }
+    /// Key field names, in event order.
+    pub fn key_fields(&self) -> &[String] {
+        &self.keys
+    }
+    /// Numeric field names, in event order.
+    pub fn numeric_fields(&self) -> &[String] {
+        &self.numeric
+    }
+    /// The label field name, if the schema has one.
+    pub fn label_field(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    fn declared(&self) -> String {
+        let mut names = vec![format!("timestamp `{}`", self.timestamp)];
+        if !self.keys.is_empty() {
+            names.push(format!("keys {}", quote_list(&self.keys)));
+        }
+        if !self.numeric.is_empty() {
+            names.push(format!("numeric {}", quote_list(&self.numeric)));
+        }
+        if let Some(l) = &self.label {
+            names.push(format!("label `{l}`"));
+        }
+        let ignored: Vec<String> = self
+            .lookup
+            .iter()
+            .filter(|(_, s)| **s == Slot::Ignored)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !ignored.is_empty() {
+            let mut ignored = ignored;
+            ignored.sort();
+            names.push(format!("ignored {}", quote_list(&ignored)));
+        }
+        names.join(", ")
+    }
+
+    /// Convert a JSON object (field name -> value) into an [`Event`].
+    ///
+    /// Unknown fields, missing fields (the label may be absent or null), wrong types and non-finite
+    /// numbers are refused with an error that names the field.
+    pub fn event_from_json(&self, map: &Map<String, Value>) -> Result<Event> {
+        let mut ev = Event::default();
+        self.fill_from_json(map, &mut ev)?;
+        Ok(ev)
+    }
+
+    /// Like [`EventSchema::event_from_json`], reusing `ev`'s buffers. On error `ev` is unspecified.
+    pub fn fill_from_json(&self, map: &Map<String, Value>, ev: &mut Event) -> Result<()> {
+        ev.keys.resize_with(self.keys.len(), String::new);
+        ev.values.clear();
+        ev.values.resize(self.numeric.len(), f64::NAN);
+        ev.label = None;
+        let mut seen_keys = 0usize;
+        let mut seen_values = 0usize;
+        let mut seen_time = false;
+        for (name, value) in map {
+            let slot = self
+                .lookup
+                .get(name.as_str())
+                .ok_or_else(|| Error::UnknownField {
+                    field: name.clone(),
+                    expected: self.declared(),
+                })?;
+            match *slot {
+                Slot::Timestamp => {
+                    ev.time_ms = self.timestamp_from_json(value)?;
+                    seen_time = true;
+                }
+                Slot::Key(i) => {
+                    let out = &mut ev.keys[i];
+                    out.clear();
+                    key_from_json(name, value, out)?;
+                    seen_keys += 1;
+                }
+                Slot::Numeric(i) => {
+                    ev.values[i] = number_from_json(name, value)?;
+                    seen_values += 1;
+                }
+                Slot::Label => {
+                    ev.label = match value {
+                        Value::Null => None,
+                        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+                        v => Some(number_from_json(name, v)?),
+                    };
+                }
+                Slot::Ignored => {}
+            }
+        }
+        if !seen_time {
+            return Err(Error::MissingField {
+                field: self.timestamp.clone(),
+                hint: "it is the event timestamp".into(),
+            });
+        }
+        if seen_keys != self.keys.len() {
+            let f = self.keys.iter().find(|k| !map.contains_key(k.as_str()));
+            return Err(Error::MissingField {
+                field: f.cloned().unwrap_or_default(),
+                hint: "it is an entity key field".into(),
+            });
+        }
+        if seen_values != self.numeric.len() {
+            let f = self.numeric.iter().find(|k| !map.contains_key(k.as_str()));
+            return Err(Error::MissingField {
+                field: f.cloned().unwrap_or_default(),
+                hint: "it is a numeric field".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Read a timestamp value according to the schema's unit, into epoch milliseconds.
+    pub fn timestamp_from_json(&self, value: &Value) -> Result<i64> {
+        let field = &self.timestamp;
+        let bad = |reason: String| Error::InvalidField {
+            field: field.clone(),
+            reason,
+        };
+        match (self.unit, value) {
+            (TimeUnit::Datetime, Value::String(s)) => parse_datetime_ms(s).ok_or_else(|| {
+                bad(format!(
+                    "cannot parse datetime {s:?}: expected `YYYY-MM-DD HH:MM:SS[.fff]` or RFC 3339"
+                ))
+            }),
+            (TimeUnit::Datetime, _) => Err(bad(
+                "expected a datetime string (the schema's timestamp unit is `datetime`)".into(),
+            )),
+            (unit, Value::Number(n)) => {
+                let scale = if unit == TimeUnit::Seconds { 1000 } else { 1 };
+                if let Some(i) = n.as_i64() {
+                    i.checked_mul(scale)
+                        .ok_or_else(|| bad(format!("timestamp {i} overflows epoch milliseconds")))
+                } else {
+                    let f = n.as_f64().unwrap_or(f64::NAN);
+                    float_time_ms(f, scale as f64).ok_or_else(|| {
+                        bad(format!(
+                            "timestamp {f} is not a finite epoch time within range"
+                        ))
+                    })
+                }
+            }
+            (unit, _) => Err(bad(format!(
+                "expected an epoch number in {} (the schema's timestamp unit)",
+                if unit == TimeUnit::Seconds {
+                    "seconds"
+                } else {
+                    "milliseconds"
+                }
+            ))),
+        }
+    }
+
+    /// Check an event's shape and values against the schema.
+    pub fn check(&self, ev: &Event) -> Result<()> {
+        if ev.keys.len() != self.keys.len() {
+            return Err(Error::ShapeMismatch(format!(
+                "event has {} key values, the schema declares {} key fields {}",
+                ev.keys.len(),
+                self.keys.len(),
+                quote_list(&self.keys)
+            )));
+        }
+        if ev.values.len() != self.numeric.len() {
+            return Err(Error::ShapeMismatch(format!(
+                "event has {} numeric values, the schema declares {} numeric fields {}",
+                ev.values.len(),
+                self.numeric.len(),
+                quote_list(&self.numeric)
+            )));
+        }
+        for (v, name) in ev.values.iter().zip(&self.numeric) {
+            if !v.is_finite() {
+                return Err(non_finite(name, *v));
+            }
+        }
+        if let Some(l) = ev.label {
+            if !l.is_finite() {
+                return Err(non_finite(self.label.as_deref().unwrap_or("label"), l));
+            }
+            if self.label.is_none() {
+                return Err(Error::InvalidInput(
+                    "event carries a label but the schema declares no label field".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn quote_list(names: &[String]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!("[{}]", q.join(", "))
+}
+
+fn non_finite(field: &str, v: f64) -> Error {
+    Error::InvalidField {
+        field: field.to_string(),
+        reason: format!("{v} is not finite: impute or drop missing and infinite values first"),
+    }
+}
+
+fn key_from_json(field: &str, value: &Value, out: &mut String) -> Result<()> {
+    use std::fmt::Write;
+    match value {
+        Value::String(s) => out.push_str(s),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(u) = n.as_u64() {
+                let _ = write!(out, "{u}");
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    let _ = write!(out, "{}", f as i64);
+                } else {
+                    return Err(Error::InvalidField {
+                        field: field.to_string(),
+                        reason: "an entity key must be a string or an integer (got a non-integral number)".into(),
+                    });
+                }
+            }
+        }
+        Value::Null => {
+            return Err(Error::InvalidField {
+                field: field.to_string(),
+                reason: "an entity key must not be null".into(),
+            });
+        }
+        _ => {
+            return Err(Error::InvalidField {
+                field: field.to_string(),
+                reason: "an entity key must be a string or an integer".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn number_from_json(field: &str, value: &Value) -> Result<f64> {
+    match value {
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.is_finite() {
+                Ok(f)
+            } else {
+                Err(non_finite(field, f))
+            }
+        }
+        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
+        Value::Null => Err(Error::InvalidField {
+            field: field.to_string(),
+            reason: "null is not accepted: impute or drop missing values first".into(),
+        }),
+        _ => Err(Error::InvalidField {
+            field: field.to_string(),
+            reason: "expected a number".into(),
+        }),
+    }
+}
+
+fn float_time_ms(f: f64, scale: f64) -> Option<i64> {
+    let ms = (f * scale).round();
+    if ms.is_finite() && ms.abs() < 9.0e18 {
+        Some(ms as i64)
+    } else {
+        None
+    }
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+/// Parse `YYYY-MM-DD HH:MM:SS[.fff]`, `YYYY-MM-DDTHH:MM:SS[.fff]` with an optional `Z` or
+/// `+HH:MM`/`-HH:MM` offset, into epoch milliseconds (UTC). `None` if the text is not one of these.
+pub fn parse_datetime_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as u32;
+        }
+        Some(v)
+    };
+    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T' || b[10] == b't') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)? as i64, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                ms = ms * 10 + (b[i] - b'0') as i64;
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..3 {
+            ms *= 10;
+        }
+    }
+    let mut offset_min = 0i64;
+    if i < b.len() {
+        match b[i] {
+            b'Z' | b'z' if i + 1 == b.len() => {}
+            b'+' | b'-' if i + 6 == b.len() && b[i + 3] == b':' => {
+                let oh = num(i + 1..i + 3)? as i64;
+                let om = num(i + 4..i + 6)? as i64;
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                offset_min = oh * 60 + om;
+                if b[i] == b'-' {
+                    offset_min = -offset_min;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + (h as i64) * 3600 + (mi as i64) * 60 + se as i64 - offset_min * 60;
+    Some(secs * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> EventSchema {
+        EventSchema::new(
+            "ts",
+            TimeUnit::Seconds,
+            &["card".into(), "terminal".into()],
+            &["amount".into()],
+            Some("fraud"),
+            &["id".into()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(parse_datetime_ms("1970-01-01 00:00:00"), Some(0));
+        assert_eq!(
+            parse_datetime_ms("2018-04-01 00:00:31"),
+            Some(1_522_540_831_000)
+        );
+        assert_eq!(
+            parse_datetime_ms("2018-04-01T02:00:31.5+02:00"),
+            Some(1_522_540_831_500)
+        );
+        assert_eq!(
+            parse_datetime_ms("2018-04-01T00:00:31.123456Z"),
+            Some(1_522_540_831_123)
+        );
+        assert_eq!(parse_datetime_ms("1969-12-31 23:59:59"), Some(-1000));
+        assert_eq!(
+            parse_datetime_ms("2024-02-29 00:00:00"),
+            Some(1_709_164_800_000)
+        );
+        for bad in [
+            "2023-02-29 00:00:00",
+            "2018-13-01 00:00:00",
+            "2018-04-01",
+            "2018-04-01 24:00:00",
+            "2018-04-01 00:00:00+0200",
+            "2018-04-01 00:00:00.",
+            "2018/04/01 00:00:00",
+        ] {
+            assert_eq!(parse_datetime_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn civil_days_round_trip_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1600, 1, 1), -135_140);
+    }
+
+    #[test]
+    fn json_events() {
+        let s = schema();
+        let m = json!({"ts": 12, "card": "c1", "terminal": 7, "amount": 3.5, "fraud": true});
+        let ev = s.event_from_json(m.as_object().unwrap()).unwrap();
+        assert_eq!(
+            ev,
+            Event::new(12_000, vec!["c1".into(), "7".into()], vec![3.5], Some(1.0))
+        );
+        let m = json!({"ts": 12.5, "card": "c1", "terminal": 7.0, "amount": 3, "id": [1]});
+        let ev = s.event_from_json(m.as_object().unwrap()).unwrap();
+        assert_eq!(ev.time_ms, 12_500);
+        assert_eq!(ev.keys[1], "7");
+        assert_eq!(ev.label, None);
+    }
+
+    #[test]
+    fn json_errors_name_the_field_not_the_key() {
+        let s = schema();
+        let err = |v: Value| s.event_from_json(v.as_object().unwrap()).unwrap_err();
+        let e = err(json!({"ts": 1, "card": "c", "terminal": "t", "amount": 1, "colour": 2}));
+        assert!(
+            matches!(&e, Error::UnknownField { field, .. } if field == "colour"),
+            "{e}"
+        );
+        let e = err(json!({"ts": 1, "card": "c", "amount": 1}));
+        assert!(
+            matches!(&e, Error::MissingField { field, .. } if field == "terminal"),
+            "{e}"
+        );
+        let e = err(json!({"card": "c", "terminal": "t", "amount": 1}));
+        assert!(
+            matches!(&e, Error::MissingField { field, .. } if field == "ts"),
+            "{e}"
+        );
+        let e = err(json!({"ts": 1, "card": "c", "terminal": "t", "amount": "x"}));
+        assert!(
+            matches!(&e, Error::InvalidField { field, .. } if field == "amount"),
+            "{e}"
+        );
+        let e = err(json!({"ts": 1, "card": ["secret-card-1234"], "terminal": "t", "amount": 1}));
+        assert!(
+            matches!(&e, Error::InvalidField { field, .. } if field == "card"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("secret-card-1234"));
+        let e = err(json!({"ts": "2018-01-01", "card": "c", "terminal": "t", "amount": 1}));
+        assert!(
+            matches!(&e, Error::InvalidField { field, .. } if field == "ts"),
+            "{e}"
+        );
+        let ev = Event::new(0, vec!["a".into(), "b".into()], vec![f64::NAN], None);
+        let e = s.check(&ev).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidField { field, .. } if field == "amount"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,639 @@
+//! The feature engine: per-event `update`, batch `transform` (the same code), state management and
+//! snapshots. See the [module documentation](super) for the semantics.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::spec::{
+    CalendarPart, CalendarPlan, FeatureSpec, KeyOp, KeyPlan, LatePolicy, Plan, compile,
+};
+use super::state::{Entity, KeyRef, Store};
+use super::windows::{HeadView, ScanView, eval};
+use crate::error::{ArtifactError, Error, Result};
+use crate::event::{Event, EventSchema};
+use crate::model::{self, ArtifactKind};
+
+/// Largest accepted |timestamp| in epoch milliseconds (the JavaScript `Date` range, ±100M days).
+pub const MAX_ABS_TIME_MS: i64 = 8_640_000_000_000_000;
+
+const KEY_CONTEXT: &str = "fraud-core 2026-11 feature engine entity keys v1";
+const DISTINCT_CONTEXT: &str = "fraud-core 2026-11 feature engine distinct values v1";
+const MIN_SECRET_LEN: usize = 16;
+
+/// Counters of what the engine did; part of the snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineStats {
+    /// Events processed (including late ones placed or clamped; excluding dropped ones).
+    pub events: u64,
+    /// Events older than the newest event time but within the allowed lateness (placed exactly).
+    pub late_placed: u64,
+    /// Events beyond the allowed lateness dropped under the `drop` policy.
+    pub late_dropped: u64,
+    /// Events beyond the allowed lateness processed at the watermark under the `process` policy.
+    pub late_processed: u64,
+    /// Entities evicted because their newest event was older than the TTL.
+    pub ttl_evictions: u64,
+    /// Entities evicted because a key field reached `max_entities` (least recently used first).
+    pub lru_evictions: u64,
+    /// Entities erased by [`FeatureEngine::forget`].
+    pub forgotten: u64,
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Processed; its time was at or after the newest event time seen before.
+    OnTime,
+    /// Processed; older than the newest event time but within the allowed lateness, placed exactly.
+    Late,
+    /// Beyond the allowed lateness and processed at the watermark (`process` policy).
+    Clamped,
+    /// Beyond the allowed lateness and skipped (`drop` policy); the output row is all NaN.
+    Dropped,
+}
+
+/// The streaming feature engine. See the [module documentation](super).
+#[derive(Debug, Clone)]
+pub struct FeatureEngine {
+    spec: FeatureSpec,
+    plan: Plan,
+    stores: Vec<Store>,
+    newest: Option<i64>,
+    stats: EngineStats,
+    key_hash: Option<[u8; 32]>,
+    distinct_hash: [u8; 32],
+    row: Vec<u64>,
+}
+
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    spec_json: String,
+    hashed_keys: bool,
+    verifier: Option<[u8; 16]>,
+    newest: Option<i64>,
+    stats: EngineStats,
+    stores: &'a [Store],
+}
+
+#[derive(Deserialize)]
+struct Snapshot {
+    spec_json: String,
+    hashed_keys: bool,
+    verifier: Option<[u8; 16]>,
+    newest: Option<i64>,
+    stats: EngineStats,
+    stores: Vec<Store>,
+}
+
+#[inline]
+fn h128(key: &[u8; 32], data: &[u8]) -> u128 {
+    let h = blake3::keyed_hash(key, data);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h.as_bytes()[..16]);
+    u128::from_le_bytes(b)
+}
+
+fn verifier(key: &[u8; 32]) -> [u8; 16] {
+    h128(key, b"fraud-core key-secret verifier").to_le_bytes()
+}
+
+fn derive_keys(secret: Option<&[u8]>) -> Result<(Option<[u8; 32]>, [u8; 32])> {
+    match secret {
+        None => Ok((None, blake3::derive_key(DISTINCT_CONTEXT, b"public"))),
+        Some(s) if s.len() < MIN_SECRET_LEN => Err(Error::KeySecret(format!(
+            "the secret has {} bytes; use at least {MIN_SECRET_LEN} random bytes",
+            s.len()
+        ))),
+        Some(s) => Ok((
+            Some(blake3::derive_key(KEY_CONTEXT, s)),
+            blake3::derive_key(DISTINCT_CONTEXT, s),
+        )),
+    }
+}
+
+/// Decay factor `2^(-dt / half_life)`.
+#[inline]
+fn decay(dt: u64, half_life: f64) -> f64 {
+    (-(dt as f64) / half_life).exp2()
+}
+
+#[inline]
+fn time_since(prev: Option<i64>, t: i64, max_gap: Option<i64>, fill: f64) -> f64 {
+    match prev {
+        Some(p) => {
+            let gap = t.abs_diff(p);
+            if max_gap.is_some_and(|m| gap > m as u64) {
+                fill
+            } else {
+                gap as f64 / 1000.0
+            }
+        }
+        None => fill,
+    }
+}
+
+fn calendar(cp: &CalendarPlan, t: i64) -> f64 {
+    let local = t + cp.offset_ms;
+    let day = local.div_euclid(86_400_000);
+    let hour = local.rem_euclid(86_400_000) / 3_600_000;
+    let weekday = (day + 3).rem_euclid(7); // 1970-01-01 was a Thursday; Monday = 0.
+    let b = |x: bool| if x { 1.0 } else { 0.0 };
+    match cp.part {
+        CalendarPart::Hour => hour as f64,
+        CalendarPart::Weekday => weekday as f64,
+        CalendarPart::Weekend => b(weekday >= 5),
+        CalendarPart::Night => {
+            let (a, e) = (cp.night.0 as i64, cp.night.1 as i64);
+            b(if a < e {
+                a <= hour && hour < e
+            } else {
+                hour >= a || hour < e
+            })
+        }
+    }
+}
+
+/// Process one event for one entity: compute the key's features into `out`, then record the event.
+fn process(
+    kp: &KeyPlan,
+    e: &mut Entity,
+    t: i64,
+    lateness: i64,
+    row: &mut [u64],
+    values: &[f64],
+    out: &mut [f64],
+) {
+    let prev = e.newest();
+    if prev.is_none_or(|p| t >= p) {
+        for (g, gp) in e.groups.iter_mut().zip(&kp.groups) {
+            g.advance(gp, &e.buf, t);
+        }
+        for f in &kp.features {
+            match f.op {
+                KeyOp::Window {
+                    group,
+                    read,
+                    include_current: false,
+                } => out[f.out] = eval(read, &HeadView(&e.groups[group]), f.fill, values),
+                KeyOp::TimeSince { max_gap } => out[f.out] = time_since(prev, t, max_gap, f.fill),
+                _ => {}
+            }
+        }
+        if !kp.decays.is_empty() {
+            let last = e.buf.len().checked_sub(1);
+            for dp in &kp.decays {
+                let x = f64::from_bits(row[dp.value_col]);
+                let (s, w) = match (prev, last) {
+                    (Some(p), Some(i)) => {
+                        let f = decay(t.abs_diff(p), dp.half_life);
+                        (e.buf.f(i, dp.s_col) * f + x, e.buf.f(i, dp.w_col) * f + 1.0)
+                    }
+                    _ => (x, 1.0),
+                };
+                row[dp.s_col] = s.to_bits();
+                row[dp.w_col] = w.to_bits();
+            }
+        }
+        e.buf.push(t, row);
+        for (g, gp) in e.groups.iter_mut().zip(&kp.groups) {
+            if gp.delay == 0 {
+                g.advance(gp, &e.buf, t);
+            }
+        }
+        let last = e.buf.len() - 1;
+        for f in &kp.features {
+            match f.op {
+                KeyOp::Window {
+                    group,
+                    read,
+                    include_current: true,
+                } => out[f.out] = eval(read, &HeadView(&e.groups[group]), f.fill, values),
+                KeyOp::Decayed { slot } => {
+                    let dp = &kp.decays[slot];
+                    out[f.out] = e.buf.f(last, dp.s_col) / e.buf.f(last, dp.w_col);
+                }
+                _ => {}
+            }
+        }
+        // Keep every event a later (possibly late) event can still see, plus the newest one at or
+        // before the cutoff (the "previous event" of a late event).
+        let cutoff = t.saturating_sub(lateness).saturating_sub(kp.span);
+        let mut n = 0;
+        while n + 1 < e.buf.len() && e.buf.time(n + 1) <= cutoff {
+            n += 1;
+        }
+        if n > 0 {
+            e.buf.drain_front(n);
+            for g in &mut e.groups {
+                g.shift_down(n);
+            }
+        }
+    } else {
+        let newest = prev.unwrap_or(t);
+        let pos = e.buf.after(t);
+        let before = pos.checked_sub(1);
+        for dp in &kp.decays {
+            let x = f64::from_bits(row[dp.value_col]);
+            let (s, w) = match before {
+                Some(i) => {
+                    let f = decay(t.abs_diff(e.buf.time(i)), dp.half_life);
+                    (e.buf.f(i, dp.s_col) * f + x, e.buf.f(i, dp.w_col) * f + 1.0)
+                }
+                None => (x, 1.0),
+            };
+            row[dp.s_col] = s.to_bits();
+            row[dp.w_col] = w.to_bits();
+        }
+        e.buf.insert(pos, t, row);
+        for dp in &kp.decays {
+            let x = f64::from_bits(row[dp.value_col]);
+            for j in pos + 1..e.buf.len() {
+                let f = decay(e.buf.time(j).abs_diff(t), dp.half_life);
+                let s = e.buf.f(j, dp.s_col) + x * f;
+                let w = e.buf.f(j, dp.w_col) + f;
+                e.buf.set_word(j, dp.s_col, s.to_bits());
+                e.buf.set_word(j, dp.w_col, w.to_bits());
+            }
+        }
+        for (g, gp) in e.groups.iter_mut().zip(&kp.groups) {
+            g.late_insert(gp, &e.buf, pos, t, newest);
+        }
+        for f in &kp.features {
+            out[f.out] = match f.op {
+                KeyOp::Window {
+                    group,
+                    read,
+                    include_current,
+                } => {
+                    let gp = &kp.groups[group];
+                    let (a, b) = if gp.delay == 0 {
+                        let a = e.buf.after(t.saturating_sub(gp.window));
+                        (a, if include_current { pos + 1 } else { pos })
+                    } else {
+                        let upper = t.saturating_sub(gp.delay);
+                        (
+                            e.buf.after(upper.saturating_sub(gp.window)),
+                            e.buf.after(upper),
+                        )
+                    };
+                    let view = ScanView {
+                        buf: &e.buf,
+                        gp,
+                        a,
+                        b,
+                    };
+                    eval(read, &view, f.fill, values)
+                }
+                KeyOp::TimeSince { max_gap } => {
+                    time_since(before.map(|i| e.buf.time(i)), t, max_gap, f.fill)
+                }
+                KeyOp::Decayed { slot } => {
+                    let dp = &kp.decays[slot];
+                    e.buf.f(pos, dp.s_col) / e.buf.f(pos, dp.w_col)
+                }
+            };
+        }
+    }
+}
+
+impl FeatureEngine {
+    /// An engine for `spec`, keeping entity keys as given.
+    pub fn new(spec: FeatureSpec) -> Result<Self> {
+        Self::build(spec, None)
+    }
+
+    /// An engine for `spec` that keeps entity keys only as keyed hashes (BLAKE3 keyed mode, 128-bit
+    /// output, key derived from `secret`). The secret (at least 16 bytes) is never stored;
+    /// [`FeatureEngine::restore_with_secret`] needs the same one.
+    pub fn with_key_secret(spec: FeatureSpec, secret: &[u8]) -> Result<Self> {
+        Self::build(spec, Some(secret))
+    }
+
+    /// Parse a JSON spec and build an engine (raw keys).
+    pub fn from_json(spec: &str) -> Result<Self> {
+        Self::new(FeatureSpec::from_json(spec)?)
+    }
+
+    fn build(spec: FeatureSpec, secret: Option<&[u8]>) -> Result<Self> {
+        let plan = compile(&spec)?;
+        let (key_hash, distinct_hash) = derive_keys(secret)?;
+        let stride = plan.keys.iter().map(|k| k.cols.len()).max().unwrap_or(0);
+        Ok(FeatureEngine {
+            stores: plan.keys.iter().map(|_| Store::default()).collect(),
+            plan,
+            spec,
+            newest: None,
+            stats: EngineStats::default(),
+            key_hash,
+            distinct_hash,
+            row: vec![0; stride],
+        })
+    }
+
+    /// The spec this engine runs.
+    pub fn spec(&self) -> &FeatureSpec {
+        &self.spec
+    }
+
+    /// The compiled event schema (use it to build events from JSON objects).
+    pub fn schema(&self) -> &EventSchema {
+        &self.plan.schema
+    }
+
+    /// Output column names, in output order.
+    pub fn feature_names(&self) -> &[String] {
+        &self.plan.names
+    }
+
+    /// Number of output columns.
+    pub fn n_features(&self) -> usize {
+        self.plan.names.len()
+    }
+
+    /// Counters (events, late events, evictions, erasures).
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Number of entities held, over all key fields.
+    pub fn entity_count(&self) -> usize {
+        self.stores.iter().map(Store::len).sum()
+    }
+
+    /// Approximate heap bytes of the per-entity state.
+    pub fn state_bytes(&self) -> usize {
+        self.stores.iter().map(Store::approx_bytes).sum()
+    }
+
+    /// Whether entity keys are kept only as keyed hashes.
+    pub fn hashes_keys(&self) -> bool {
+        self.key_hash.is_some()
+    }
+
+    /// The newest event time processed (epoch ms), if any.
+    pub fn newest_time_ms(&self) -> Option<i64> {
+        self.newest
+    }
+
+    /// Process one event and return its feature vector (all NaN if it was dropped as too late).
+    pub fn update(&mut self, event: &Event) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; self.n_features()];
+        self.update_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// Convert a JSON object with [`EventSchema::event_from_json`] and process it.
+    pub fn update_json(&mut self, event: &Map<String, Value>) -> Result<Vec<f64>> {
+        let ev = self.plan.schema.event_from_json(event)?;
+        self.update(&ev)
+    }
+
+    /// Process one event, writing its features into `out` (length [`FeatureEngine::n_features`]).
+    ///
+    /// Nothing is allocated once the entity exists and its buffers have grown to their working
+    /// size. On error the engine state is unchanged.
+    pub fn update_into(&mut self, event: &Event, out: &mut [f64]) -> Result<Outcome> {
+        self.plan.schema.check(event)?;
+        if out.len() != self.plan.names.len() {
+            return Err(Error::ShapeMismatch(format!(
+                "output buffer has {} slots, the spec has {} features",
+                out.len(),
+                self.plan.names.len()
+            )));
+        }
+        let mut t = event.time_ms;
+        if t.unsigned_abs() > MAX_ABS_TIME_MS as u64 {
+            return Err(Error::InvalidField {
+                field: self.plan.schema.timestamp_field().to_string(),
+                reason: format!(
+                    "{t} ms is outside the supported range of +-{MAX_ABS_TIME_MS} ms around 1970"
+                ),
+            });
+        }
+        let mut outcome = Outcome::OnTime;
+        if let Some(g) = self.newest
+            && t < g
+        {
+            let watermark = g.saturating_sub(self.plan.lateness);
+            if t < watermark {
+                match self.plan.policy {
+                    LatePolicy::Error => {
+                        return Err(Error::LateEvent {
+                            behind_ms: watermark - t,
+                            allowed_ms: self.plan.lateness,
+                        });
+                    }
+                    LatePolicy::Drop => {
+                        self.stats.late_dropped += 1;
+                        out.fill(f64::NAN);
+                        return Ok(Outcome::Dropped);
+                    }
+                    LatePolicy::Process => {
+                        t = watermark;
+                        outcome = Outcome::Clamped;
+                        self.stats.late_processed += 1;
+                    }
+                }
+            } else {
+                outcome = Outcome::Late;
+                self.stats.late_placed += 1;
+            }
+        }
+        let newest = self.newest.map_or(t, |g| g.max(t));
+        self.newest = Some(newest);
+        let ttl_limit = self.plan.ttl.map(|ttl| newest.saturating_sub(ttl));
+        // Recency order is only needed for TTL sweeps and the LRU cap.
+        let track_recency = ttl_limit.is_some() || self.plan.max_entities.is_some();
+        for (kp, store) in self.plan.keys.iter().zip(self.stores.iter_mut()) {
+            let key = event.keys[kp.key_field].as_str();
+            let kref = match &self.key_hash {
+                Some(k) => KeyRef::Hashed(h128(k, key.as_bytes())),
+                None => KeyRef::Raw(key),
+            };
+            let idx = match store.find(kref) {
+                Some(i) => {
+                    if let Some(limit) = ttl_limit
+                        && store.entity(i).newest().is_some_and(|n| n < limit)
+                    {
+                        *store.entity_mut(i) = Entity::new(kp);
+                        self.stats.ttl_evictions += 1;
+                    }
+                    if track_recency {
+                        store.touch(i);
+                    }
+                    i
+                }
+                None => {
+                    if let Some(max) = self.plan.max_entities
+                        && store.len() >= max
+                        && let Some(lru) = store.lru()
+                    {
+                        store.remove(lru);
+                        self.stats.lru_evictions += 1;
+                    }
+                    store.insert(kref, Entity::new(kp))
+                }
+            };
+            let row = &mut self.row[..kp.cols.len()];
+            fill_row(kp, event, &self.distinct_hash, row);
+            process(
+                kp,
+                store.entity_mut(idx),
+                t,
+                self.plan.lateness,
+                row,
+                &event.values,
+                out,
+            );
+            if let Some(limit) = ttl_limit {
+                while let Some(lru) = store.lru()
+                    && store.entity(lru).newest().is_none_or(|n| n < limit)
+                {
+                    store.remove(lru);
+                    self.stats.ttl_evictions += 1;
+                }
+            }
+        }
+        for cp in &self.plan.calendar {
+            out[cp.out] = calendar(cp, t);
+        }
+        self.stats.events += 1;
+        Ok(outcome)
+    }
+
+    /// Process a batch of events in input order, by the same code as [`FeatureEngine::update`], and
+    /// return the row-major feature matrix (`events.len()` rows of [`FeatureEngine::n_features`]).
+    ///
+    /// The engine continues from its current state and keeps the batch's state afterwards. On an
+    /// error the rows before the failing one have been applied; the error names the row.
+    pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f64>> {
+        let n = self.n_features();
+        let mut out = vec![0.0; events.len() * n];
+        for (row, (ev, o)) in events
+            .iter()
+            .zip(out.chunks_exact_mut(n.max(1)))
+            .enumerate()
+        {
+            self.update_into(ev, o).map_err(|e| Error::InRow {
+                row,
+                source: Box::new(e),
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// [`FeatureEngine::transform`] as an `events.len() x n_features` array.
+    pub fn transform_array(&mut self, events: &[Event]) -> Result<ndarray::Array2<f64>> {
+        let n = self.n_features();
+        let data = self.transform(events)?;
+        Ok(ndarray::Array2::from_shape_vec((events.len(), n), data)
+            .expect("transform returns rows x features values"))
+    }
+
+    /// Erase every entity whose key equals `key`, in every key field. Returns how many were erased.
+    pub fn forget(&mut self, key: &str) -> usize {
+        let kref = match &self.key_hash {
+            Some(k) => KeyRef::Hashed(h128(k, key.as_bytes())),
+            None => KeyRef::Raw(key),
+        };
+        let mut n = 0;
+        for store in &mut self.stores {
+            if let Some(i) = store.find(kref) {
+                store.remove(i);
+                n += 1;
+            }
+        }
+        self.stats.forgotten += n as u64;
+        n
+    }
+
+    /// The complete state (spec, entities, counters) as artifact bytes of kind
+    /// [`ArtifactKind::FeatureEngineSnapshot`]. With key hashing, the bytes hold no raw key and not
+    /// the secret (only a verifier: a keyed hash of a fixed text).
+    pub fn snapshot(&self) -> Result<Vec<u8>> {
+        let snap = SnapshotRef {
+            spec_json: self.spec.to_json(),
+            hashed_keys: self.key_hash.is_some(),
+            verifier: self.key_hash.as_ref().map(verifier),
+            newest: self.newest,
+            stats: self.stats,
+            stores: &self.stores,
+        };
+        model::encode(ArtifactKind::FeatureEngineSnapshot, &snap)
+    }
+
+    /// Write [`FeatureEngine::snapshot`] to a file atomically.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        model::write_atomic(path, &self.snapshot()?)
+    }
+
+    /// Rebuild an engine from [`FeatureEngine::snapshot`] bytes of an engine with raw keys.
+    pub fn restore(bytes: &[u8]) -> Result<Self> {
+        Self::restore_impl(bytes, None)
+    }
+
+    /// Rebuild an engine from snapshot bytes of an engine built with
+    /// [`FeatureEngine::with_key_secret`]; `secret` must be the same.
+    pub fn restore_with_secret(bytes: &[u8], secret: &[u8]) -> Result<Self> {
+        Self::restore_impl(bytes, Some(secret))
+    }
+
+    fn restore_impl(bytes: &[u8], secret: Option<&[u8]>) -> Result<Self> {
+        let snap: Snapshot = model::decode(ArtifactKind::FeatureEngineSnapshot, bytes)?;
+        let spec = FeatureSpec::from_json(&snap.spec_json)
+            .map_err(|e| ArtifactError::Malformed(format!("snapshot spec: {e}")))?;
+        let mut engine = Self::build(spec, secret)?;
+        match (snap.hashed_keys, &engine.key_hash) {
+            (true, None) => {
+                return Err(Error::KeySecret(
+                    "the snapshot keeps keys as keyed hashes: restore it with the secret it was built with".into(),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(Error::KeySecret(
+                    "the snapshot keeps raw keys: restore it without a secret".into(),
+                ));
+            }
+            (true, Some(k)) if snap.verifier != Some(verifier(k)) => {
+                return Err(Error::KeySecret(
+                    "this is not the secret the snapshot was built with".into(),
+                ));
+            }
+            _ => {}
+        }
+        if snap.stores.len() != engine.plan.keys.len()
+            || !snap
+                .stores
+                .iter()
+                .zip(&engine.plan.keys)
+                .all(|(s, kp)| s.is_consistent(kp))
+        {
+            return Err(ArtifactError::Malformed(
+                "snapshot entity state does not match its spec".into(),
+            )
+            .into());
+        }
+        engine.stores = snap.stores;
+        engine.newest = snap.newest;
+        engine.stats = snap.stats;
+        Ok(engine)
+    }
+}
+
+/// Fill the buffered columns of one key plan from the event (decay snapshots are set later).
+#[inline]
+fn fill_row(kp: &KeyPlan, ev: &Event, distinct_key: &[u8; 32], row: &mut [u64]) {
+    use super::spec::ColSource;
+    for (c, src) in kp.cols.iter().enumerate() {
+        match *src {
+            ColSource::Numeric(i) => row[c] = (ev.values[i] + 0.0).to_bits(),
+            ColSource::Label => row[c] = (ev.label.unwrap_or(0.0) + 0.0).to_bits(),
+            ColSource::KeyHashLo(k) => {
+                let h = h128(distinct_key, ev.keys[k].as_bytes());
+                row[c] = h as u64;
+                row[c + 1] = (h >> 64) as u64;
+            }
+            ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW => {}
+        }
+    }
+}
