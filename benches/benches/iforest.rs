@@ -24,7 +24,24 @@ fn cover() -> (String, Array2<f64>) {
     )
 }
 
+/// A small set (cardio, 1,831 x 21), where fixed costs dominate fitting.
+fn cardio() -> Option<Array2<f64>> {
+    let p = fraud_datasets::datasets_dir()?.join("cardio.csv.gz");
+    p.exists()
+        .then(|| fraud_datasets::odds::load(p).expect("cardio loads").x)
+}
+
 fn benches(c: &mut Criterion) {
+    if let Some(small) = cardio() {
+        let params = IsolationForestParams::default().random_state(0);
+        c.bench_function("iforest/fit/cardio", |b| {
+            b.iter(|| {
+                let mut f = IsolationForest::new(params.clone()).unwrap();
+                f.fit(small.view()).unwrap();
+                f
+            })
+        });
+    }
     let (name, x) = cover();
     let params = IsolationForestParams::default().random_state(0);
     let mut g = c.benchmark_group("iforest");

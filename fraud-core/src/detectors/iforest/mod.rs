@@ -158,18 +158,34 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Draw `k` distinct indices of `0..n` uniformly (Floyd's algorithm).
+/// Draw `k` distinct indices of `0..n` uniformly (Floyd's algorithm). The set of drawn indices is
+/// a small open-addressing table (at most half full), much cheaper than a `HashSet` for 256 draws.
 fn sample_without_replacement(rng: &mut Xoshiro256PlusPlus, n: usize, k: usize) -> Vec<usize> {
     if k == n {
         return (0..n).collect();
     }
-    let mut chosen = std::collections::HashSet::with_capacity(k);
+    let mask = (2 * k).next_power_of_two().max(2) - 1;
+    let mut table = vec![usize::MAX; mask + 1];
+    // Inserts `v`; false when it was already present.
+    let mut insert = |v: usize| -> bool {
+        let mut h = ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
+        loop {
+            match table[h] {
+                usize::MAX => {
+                    table[h] = v;
+                    return true;
+                }
+                x if x == v => return false,
+                _ => h = (h + 1) & mask,
+            }
+        }
+    };
     let mut out = Vec::with_capacity(k);
     for j in (n - k)..n {
         let t = rng.random_range(0..=j as u64) as usize;
-        let pick = if chosen.insert(t) { t } else { j };
+        let pick = if insert(t) { t } else { j };
         if pick == j {
-            chosen.insert(j);
+            insert(j);
         }
         out.push(pick);
     }

@@ -65,6 +65,7 @@ pub(crate) fn grow(
         }
     }
     let mut idx: Vec<u32> = (0..psi as u32).collect();
+    let mut scratch = vec![0u32; psi];
     let mut cand: Vec<usize> = (0..m).collect();
     let mut tree = Tree {
         feature: vec![0],
@@ -87,10 +88,15 @@ pub(crate) fn grow(
             let j = cand[r];
             let col = &cols[j * psi..(j + 1) * psi];
             let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+            // Values are finite (validated on input): plain comparisons, no NaN handling.
             for &i in &idx[start..end] {
                 let v = col[i as usize];
-                lo = lo.min(v);
-                hi = hi.max(v);
+                if v < lo {
+                    lo = v;
+                }
+                if v > hi {
+                    hi = v;
+                }
             }
             if hi > lo {
                 split = Some((j, lo, hi));
@@ -106,15 +112,18 @@ pub(crate) fn grow(
             t = lo;
         }
         let col = &cols[j * psi..(j + 1) * psi];
+        // Branch-free partition through a scratch buffer: every row is written to both ends of the
+        // free range [a, b) and only the end it belongs to advances (the split is unpredictable,
+        // so a branch would mispredict half the time). Row order inside a side does not matter.
         let (mut a, mut b) = (start, end);
-        while a < b {
-            if col[idx[a] as usize] <= t {
-                a += 1;
-            } else {
-                b -= 1;
-                idx.swap(a, b);
-            }
+        for &i in &idx[start..end] {
+            let left = col[i as usize] <= t;
+            scratch[a] = i;
+            scratch[b - 1] = i;
+            a += left as usize;
+            b -= (!left) as usize;
         }
+        idx[start..end].copy_from_slice(&scratch[start..end]);
         let left = tree.feature.len();
         tree.feature[node] = features[j] as u32;
         tree.threshold[node] = t;
