@@ -190,63 +190,58 @@ impl EventSchema {
 
     /// Like [`EventSchema::event_from_json`], reusing `ev`'s buffers. On error `ev` is unspecified.
     pub fn fill_from_json(&self, map: &Map<String, Value>, ev: &mut Event) -> Result<()> {
+        let mut b = self.builder(ev);
+        for (name, value) in map {
+            b.set(name, FieldValue::from_json(value))?;
+        }
+        b.finish()
+    }
+
+    /// Start filling `ev` field by field (the rules of [`EventSchema::event_from_json`] for any
+    /// source of named values, e.g. a Python dict). Call [`EventBuilder::finish`] at the end.
+    pub fn builder<'s, 'e>(&'s self, ev: &'e mut Event) -> EventBuilder<'s, 'e> {
         ev.keys.resize_with(self.keys.len(), String::new);
         ev.values.clear();
         ev.values.resize(self.numeric.len(), f64::NAN);
         ev.label = None;
-        let mut seen_keys = 0usize;
-        let mut seen_values = 0usize;
-        let mut seen_time = false;
-        for (name, value) in map {
-            let slot = self
-                .lookup
-                .get(name.as_str())
-                .ok_or_else(|| Error::UnknownField {
-                    field: name.clone(),
+        EventBuilder {
+            schema: self,
+            ev,
+            seen_time: false,
+            seen_keys: 0,
+            key_bits: 0,
+            seen_values: 0,
+        }
+    }
+
+    /// Check that a batch with these field (column) names fits the schema: every name is declared
+    /// (or ignored) and every required field (timestamp, keys, numeric fields) is present. The label
+    /// may be absent.
+    pub fn check_fields<S: AsRef<str>>(&self, names: &[S]) -> Result<()> {
+        for name in names {
+            if !self.lookup.contains_key(name.as_ref()) {
+                return Err(Error::UnknownField {
+                    field: name.as_ref().to_string(),
                     expected: self.declared(),
-                })?;
-            match *slot {
-                Slot::Timestamp => {
-                    ev.time_ms = self.timestamp_from_json(value)?;
-                    seen_time = true;
-                }
-                Slot::Key(i) => {
-                    let out = &mut ev.keys[i];
-                    out.clear();
-                    key_from_json(name, value, out)?;
-                    seen_keys += 1;
-                }
-                Slot::Numeric(i) => {
-                    ev.values[i] = number_from_json(name, value)?;
-                    seen_values += 1;
-                }
-                Slot::Label => {
-                    ev.label = match value {
-                        Value::Null => None,
-                        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-                        v => Some(number_from_json(name, v)?),
-                    };
-                }
-                Slot::Ignored => {}
+                });
             }
         }
-        if !seen_time {
+        let has = |f: &str| names.iter().any(|n| n.as_ref() == f);
+        if !has(&self.timestamp) {
             return Err(Error::MissingField {
                 field: self.timestamp.clone(),
                 hint: "it is the event timestamp".into(),
             });
         }
-        if seen_keys != self.keys.len() {
-            let f = self.keys.iter().find(|k| !map.contains_key(k.as_str()));
+        if let Some(k) = self.keys.iter().find(|k| !has(k)) {
             return Err(Error::MissingField {
-                field: f.cloned().unwrap_or_default(),
+                field: k.clone(),
                 hint: "it is an entity key field".into(),
             });
         }
-        if seen_values != self.numeric.len() {
-            let f = self.numeric.iter().find(|k| !map.contains_key(k.as_str()));
+        if let Some(k) = self.numeric.iter().find(|k| !has(k)) {
             return Err(Error::MissingField {
-                field: f.cloned().unwrap_or_default(),
+                field: k.clone(),
                 hint: "it is a numeric field".into(),
             });
         }
@@ -255,13 +250,24 @@ impl EventSchema {
 
     /// Read a timestamp value according to the schema's unit, into epoch milliseconds.
     pub fn timestamp_from_json(&self, value: &Value) -> Result<i64> {
+        self.timestamp_from_field(FieldValue::from_json(value))
+    }
+
+    /// Read a timestamp value according to the schema's unit, into epoch milliseconds: a datetime
+    /// string for the `datetime` unit, an integer or float epoch time for `s` and `ms`.
+    pub fn timestamp_from_field(&self, value: FieldValue<'_>) -> Result<i64> {
         let field = &self.timestamp;
         let bad = |reason: String| Error::InvalidField {
             field: field.clone(),
             reason,
         };
+        let scale = if self.unit == TimeUnit::Seconds {
+            1000
+        } else {
+            1
+        };
         match (self.unit, value) {
-            (TimeUnit::Datetime, Value::String(s)) => parse_datetime_ms(s).ok_or_else(|| {
+            (TimeUnit::Datetime, FieldValue::Str(s)) => parse_datetime_ms(s).ok_or_else(|| {
                 bad(format!(
                     "cannot parse datetime {s:?}: expected `YYYY-MM-DD HH:MM:SS[.fff]` or RFC 3339"
                 ))
@@ -269,20 +275,17 @@ impl EventSchema {
             (TimeUnit::Datetime, _) => Err(bad(
                 "expected a datetime string (the schema's timestamp unit is `datetime`)".into(),
             )),
-            (unit, Value::Number(n)) => {
-                let scale = if unit == TimeUnit::Seconds { 1000 } else { 1 };
-                if let Some(i) = n.as_i64() {
-                    i.checked_mul(scale)
-                        .ok_or_else(|| bad(format!("timestamp {i} overflows epoch milliseconds")))
-                } else {
-                    let f = n.as_f64().unwrap_or(f64::NAN);
-                    float_time_ms(f, scale as f64).ok_or_else(|| {
-                        bad(format!(
-                            "timestamp {f} is not a finite epoch time within range"
-                        ))
-                    })
-                }
+            (_, FieldValue::Int(i)) => i
+                .checked_mul(scale)
+                .ok_or_else(|| bad(format!("timestamp {i} overflows epoch milliseconds"))),
+            (_, FieldValue::UInt(u)) => {
+                Err(bad(format!("timestamp {u} overflows epoch milliseconds")))
             }
+            (_, FieldValue::Float(f)) => float_time_ms(f, scale as f64).ok_or_else(|| {
+                bad(format!(
+                    "timestamp {f} is not a finite epoch time within range"
+                ))
+            }),
             (unit, _) => Err(bad(format!(
                 "expected an epoch number in {} (the schema's timestamp unit)",
                 if unit == TimeUnit::Seconds {
@@ -331,6 +334,157 @@ impl EventSchema {
     }
 }
 
+/// The timestamp column of an [`EventColumns`] batch.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeColumn<'a> {
+    /// Epoch milliseconds (UTC), whatever the schema's unit: e.g. converted from a datetime column.
+    Millis(&'a [i64]),
+    /// Integer epoch times in the schema's unit (`s` or `ms`; refused for `datetime`).
+    Epoch(&'a [i64]),
+    /// Float epoch times in the schema's unit (`s` or `ms`), rounded to the millisecond.
+    EpochFloat(&'a [f64]),
+}
+
+impl TimeColumn<'_> {
+    fn len(&self) -> usize {
+        match self {
+            TimeColumn::Millis(c) | TimeColumn::Epoch(c) => c.len(),
+            TimeColumn::EpochFloat(c) => c.len(),
+        }
+    }
+}
+
+/// One entity-key column, dictionary-encoded: row `i` has key `values[codes[i]]`.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyColumn<'a> {
+    /// Per-row index into `values`; a negative code is a missing key (refused).
+    pub codes: &'a [i64],
+    /// The distinct key texts (see [`write_key`] to make them from typed values).
+    pub values: &'a [String],
+}
+
+/// A batch of events as columns, in the schema's order; every column has one entry per row.
+#[derive(Debug, Clone)]
+pub struct EventColumns<'a> {
+    /// Event times.
+    pub time: TimeColumn<'a>,
+    /// One column per schema key field, in schema order.
+    pub keys: Vec<KeyColumn<'a>>,
+    /// One column per schema numeric field, in schema order.
+    pub numeric: Vec<&'a [f64]>,
+    /// The label column, if given; NaN means "not known" (like a missing label).
+    pub label: Option<&'a [f64]>,
+}
+
+impl EventColumns<'_> {
+    /// Number of rows (the length of the timestamp column).
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl EventSchema {
+    /// Check that `cols` has the schema's columns, all of one length, and a timestamp column that
+    /// the schema's unit can read.
+    pub fn check_columns(&self, cols: &EventColumns<'_>) -> Result<()> {
+        let n = cols.len();
+        let shape = |what: String| Err(Error::ShapeMismatch(what));
+        if cols.keys.len() != self.keys.len() {
+            return shape(format!(
+                "{} key columns given, the schema declares {} key fields {}",
+                cols.keys.len(),
+                self.keys.len(),
+                quote_list(&self.keys)
+            ));
+        }
+        if cols.numeric.len() != self.numeric.len() {
+            return shape(format!(
+                "{} numeric columns given, the schema declares {} numeric fields {}",
+                cols.numeric.len(),
+                self.numeric.len(),
+                quote_list(&self.numeric)
+            ));
+        }
+        let mut lens: Vec<(&str, usize)> = Vec::new();
+        lens.extend(
+            self.keys
+                .iter()
+                .zip(&cols.keys)
+                .map(|(f, c)| (f.as_str(), c.codes.len())),
+        );
+        lens.extend(
+            self.numeric
+                .iter()
+                .zip(&cols.numeric)
+                .map(|(f, c)| (f.as_str(), c.len())),
+        );
+        if let Some(l) = cols.label {
+            if self.label.is_none() {
+                return Err(Error::InvalidInput(
+                    "a label column was given but the schema declares no label field".into(),
+                ));
+            }
+            lens.push((self.label.as_deref().unwrap_or("label"), l.len()));
+        }
+        if let Some((f, len)) = lens.iter().find(|(_, len)| *len != n) {
+            return shape(format!(
+                "column `{f}` has {len} rows, the timestamp column `{}` has {n}",
+                self.timestamp
+            ));
+        }
+        if self.unit == TimeUnit::Datetime && !matches!(cols.time, TimeColumn::Millis(_)) {
+            return Err(Error::InvalidField {
+                field: self.timestamp.clone(),
+                reason: "the schema's timestamp unit is `datetime`: give datetimes, not epoch numbers (or set time_unit to \"s\" or \"ms\")".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fill `ev` from row `row` of `cols` (checked with [`EventSchema::check_columns`]).
+    pub fn fill_from_columns(
+        &self,
+        cols: &EventColumns<'_>,
+        row: usize,
+        ev: &mut Event,
+    ) -> Result<()> {
+        ev.time_ms = match cols.time {
+            TimeColumn::Millis(c) => c[row],
+            TimeColumn::Epoch(c) => self.timestamp_from_field(FieldValue::Int(c[row]))?,
+            TimeColumn::EpochFloat(c) => self.timestamp_from_field(FieldValue::Float(c[row]))?,
+        };
+        ev.keys.resize_with(self.keys.len(), String::new);
+        for ((out, col), field) in ev.keys.iter_mut().zip(&cols.keys).zip(&self.keys) {
+            let text = usize::try_from(col.codes[row])
+                .ok()
+                .and_then(|c| col.values.get(c))
+                .ok_or_else(|| Error::InvalidField {
+                    field: field.clone(),
+                    reason: if col.codes[row] < 0 {
+                        "an entity key must not be missing".into()
+                    } else {
+                        format!(
+                            "key code {} is out of range for {} distinct keys",
+                            col.codes[row],
+                            col.values.len()
+                        )
+                    },
+                })?;
+            out.clear();
+            out.push_str(text);
+        }
+        ev.values.clear();
+        ev.values.extend(cols.numeric.iter().map(|c| c[row]));
+        ev.label = cols.label.map(|l| l[row]).filter(|v| !v.is_nan());
+        Ok(())
+    }
+}
+
 fn quote_list(names: &[String]) -> String {
     let q: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     format!("[{}]", q.join(", "))
@@ -343,61 +497,188 @@ fn non_finite(field: &str, v: f64) -> Error {
     }
 }
 
-fn key_from_json(field: &str, value: &Value, out: &mut String) -> Result<()> {
-    use std::fmt::Write;
-    match value {
-        Value::String(s) => out.push_str(s),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 {
-                    let _ = write!(out, "{}", f as i64);
+/// A field value from any source (a JSON value, a Python object, ...), borrowed, so that one set
+/// of rules ([`EventSchema::builder`]) applies to every binding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A missing value (JSON `null`, Python `None`).
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer beyond `i64::MAX`.
+    UInt(u64),
+    /// A float (may be non-finite; a NaN label means "not known").
+    Float(f64),
+    /// A string.
+    Str(&'a str),
+    /// A value of any other type, with the type's name (used only in messages).
+    Other(&'a str),
+}
+
+impl<'a> FieldValue<'a> {
+    /// The field value of a JSON value.
+    pub fn from_json(value: &'a Value) -> Self {
+        match value {
+            Value::Null => FieldValue::Null,
+            Value::Bool(b) => FieldValue::Bool(*b),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    FieldValue::Int(i)
+                } else if let Some(u) = n.as_u64() {
+                    FieldValue::UInt(u)
                 } else {
-                    return Err(Error::InvalidField {
-                        field: field.to_string(),
-                        reason: "an entity key must be a string or an integer (got a non-integral number)".into(),
-                    });
+                    FieldValue::Float(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
+            Value::String(s) => FieldValue::Str(s),
+            Value::Array(_) => FieldValue::Other("array"),
+            Value::Object(_) => FieldValue::Other("object"),
         }
-        Value::Null => {
-            return Err(Error::InvalidField {
-                field: field.to_string(),
-                reason: "an entity key must not be null".into(),
+    }
+}
+
+/// Fills an [`Event`] field by field; made by [`EventSchema::builder`]. Each field name must be
+/// set at most once (as in a map).
+pub struct EventBuilder<'s, 'e> {
+    schema: &'s EventSchema,
+    ev: &'e mut Event,
+    seen_time: bool,
+    seen_keys: usize,
+    key_bits: u64,
+    seen_values: usize,
+}
+
+impl EventBuilder<'_, '_> {
+    /// Set the field `name`. Unknown names, wrong types and non-finite numbers are refused with an
+    /// error naming the field (never containing a key value). Ignored fields accept anything.
+    pub fn set(&mut self, name: &str, value: FieldValue<'_>) -> Result<()> {
+        let schema = self.schema;
+        let slot = schema.lookup.get(name).ok_or_else(|| Error::UnknownField {
+            field: name.to_string(),
+            expected: schema.declared(),
+        })?;
+        match *slot {
+            Slot::Timestamp => {
+                self.ev.time_ms = schema.timestamp_from_field(value)?;
+                self.seen_time = true;
+            }
+            Slot::Key(i) => {
+                let out = &mut self.ev.keys[i];
+                out.clear();
+                write_key(name, value, out)?;
+                self.seen_keys += 1;
+                if i < 64 {
+                    self.key_bits |= 1 << i;
+                }
+            }
+            Slot::Numeric(i) => {
+                self.ev.values[i] = number_from_field(name, value)?;
+                self.seen_values += 1;
+            }
+            Slot::Label => {
+                self.ev.label = match value {
+                    FieldValue::Null => None,
+                    FieldValue::Float(f) if f.is_nan() => None,
+                    FieldValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+                    v => Some(number_from_field(name, v)?),
+                };
+            }
+            Slot::Ignored => {}
+        }
+        Ok(())
+    }
+
+    /// Check that every required field was set (the label may be absent).
+    pub fn finish(self) -> Result<()> {
+        let schema = self.schema;
+        if !self.seen_time {
+            return Err(Error::MissingField {
+                field: schema.timestamp.clone(),
+                hint: "it is the event timestamp".into(),
             });
         }
-        _ => {
-            return Err(Error::InvalidField {
-                field: field.to_string(),
-                reason: "an entity key must be a string or an integer".into(),
+        if self.seen_keys != schema.keys.len() {
+            let f = schema
+                .keys
+                .iter()
+                .enumerate()
+                .find(|(i, _)| *i >= 64 || self.key_bits & (1 << i) == 0);
+            return Err(Error::MissingField {
+                field: f.map(|(_, k)| k.clone()).unwrap_or_default(),
+                hint: "it is an entity key field".into(),
             });
+        }
+        if self.seen_values != schema.numeric.len() {
+            let f = schema
+                .numeric
+                .iter()
+                .zip(&self.ev.values)
+                .find(|(_, v)| v.is_nan());
+            return Err(Error::MissingField {
+                field: f.map(|(k, _)| k.clone()).unwrap_or_default(),
+                hint: "it is a numeric field".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Append the entity-key text of `value` to `out`: a string as is, an integer (or an integral
+/// float, e.g. `123.0`) in decimal (`"123"`). Null, booleans, non-integral numbers and other types
+/// are refused with an error naming `field` (never containing the value).
+pub fn write_key(field: &str, value: FieldValue<'_>, out: &mut String) -> Result<()> {
+    use std::fmt::Write;
+    let bad = |reason: &str| Error::InvalidField {
+        field: field.to_string(),
+        reason: reason.into(),
+    };
+    match value {
+        FieldValue::Str(s) => out.push_str(s),
+        FieldValue::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        FieldValue::UInt(u) => {
+            let _ = write!(out, "{u}");
+        }
+        FieldValue::Float(f) => {
+            if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                let _ = write!(out, "{}", f as i64);
+            } else if f.is_nan() {
+                return Err(bad("an entity key must not be missing (NaN)"));
+            } else {
+                return Err(bad(
+                    "an entity key must be a string or an integer (got a non-integral number)",
+                ));
+            }
+        }
+        FieldValue::Null => return Err(bad("an entity key must not be null")),
+        FieldValue::Bool(_) | FieldValue::Other(_) => {
+            return Err(bad("an entity key must be a string or an integer"));
         }
     }
     Ok(())
 }
 
-fn number_from_json(field: &str, value: &Value) -> Result<f64> {
+fn number_from_field(field: &str, value: FieldValue<'_>) -> Result<f64> {
     match value {
-        Value::Number(n) => {
-            let f = n.as_f64().unwrap_or(f64::NAN);
-            if f.is_finite() {
-                Ok(f)
-            } else {
-                Err(non_finite(field, f))
-            }
-        }
-        Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-        Value::Null => Err(Error::InvalidField {
+        FieldValue::Int(i) => Ok(i as f64),
+        FieldValue::UInt(u) => Ok(u as f64),
+        FieldValue::Float(f) if f.is_finite() => Ok(f),
+        FieldValue::Float(f) => Err(non_finite(field, f)),
+        FieldValue::Bool(b) => Ok(if b { 1.0 } else { 0.0 }),
+        FieldValue::Null => Err(Error::InvalidField {
             field: field.to_string(),
             reason: "null is not accepted: impute or drop missing values first".into(),
         }),
-        _ => Err(Error::InvalidField {
+        FieldValue::Str(_) => Err(Error::InvalidField {
             field: field.to_string(),
-            reason: "expected a number".into(),
+            reason: "expected a number, got a string".into(),
+        }),
+        FieldValue::Other(t) => Err(Error::InvalidField {
+            field: field.to_string(),
+            reason: format!("expected a number, got {t}"),
         }),
     }
 }

@@ -8,6 +8,11 @@
 //!     ├── NonFiniteError          NaN / inf / beyond float32 range, naming row and column
 //!     ├── InvalidInputError       any other invalid input (e.g. sample weights)
 //!     ├── ArtifactError           model bytes that do not decode
+//!     ├── SpecError               a feature spec that does not parse or is inconsistent
+//!     ├── SchemaError             an event / column that does not fit the spec's schema: unknown,
+//!     │                           missing, wrong type or non-finite value (names the field)
+//!     ├── LateEventError          an event older than the allowed lateness (`error` policy)
+//!     ├── KeySecretError          a missing, too short or wrong secret for hashed entity keys
 //!     ├── DTypeError              (also a TypeError) values that are not numbers
 //!     └── NotFittedError          (also an AttributeError, and scikit-learn's NotFittedError
 //!                                  when scikit-learn is importable)
@@ -58,6 +63,31 @@ pyo3::create_exception!(
     ArtifactError,
     FraudError,
     "Model bytes that are truncated, corrupted, foreign or of an unsupported format version."
+);
+
+pyo3::create_exception!(
+    fraud_core,
+    SpecError,
+    FraudError,
+    "A feature spec that is not valid JSON, does not have the spec's shape, or is inconsistent."
+);
+pyo3::create_exception!(
+    fraud_core,
+    SchemaError,
+    FraudError,
+    "An event or column that does not fit the spec's schema (unknown, missing, wrong type, non-finite); the message names the field."
+);
+pyo3::create_exception!(
+    fraud_core,
+    LateEventError,
+    FraudError,
+    "An event older than the allowed lateness under the `error` lateness policy; the engine state is unchanged."
+);
+pyo3::create_exception!(
+    fraud_core,
+    KeySecretError,
+    FraudError,
+    "A key secret that is missing, too short, or not the one a snapshot was written with."
 );
 
 static NOT_FITTED: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -125,7 +155,12 @@ pub fn dtype_err(py: Python<'_>, msg: String) -> PyErr {
 pub fn to_py(py: Python<'_>, err: fraud_core::Error) -> PyErr {
     use fraud_core::Error as E;
     let msg = err.to_string();
-    match err {
+    // A row error takes the class of its cause and keeps the full message (with the row).
+    let mut kind = &err;
+    while let E::InRow { source, .. } = kind {
+        kind = source;
+    }
+    match kind {
         E::InvalidParameter { .. } => InvalidParameterError::new_err(msg),
         E::EmptyInput(_) | E::ShapeMismatch(_) => ShapeError::new_err(msg),
         E::NonFiniteValue { .. } => NonFiniteError::new_err(msg),
@@ -135,6 +170,12 @@ pub fn to_py(py: Python<'_>, err: fraud_core::Error) -> PyErr {
         },
         E::Artifact(_) => ArtifactError::new_err(msg),
         E::InvalidInput(_) => InvalidInputError::new_err(msg),
+        E::SpecJson { .. } | E::InvalidSpec { .. } => SpecError::new_err(msg),
+        E::UnknownField { .. } | E::MissingField { .. } | E::InvalidField { .. } => {
+            SchemaError::new_err(msg)
+        }
+        E::LateEvent { .. } => LateEventError::new_err(msg),
+        E::KeySecret(_) => KeySecretError::new_err(msg),
         _ => FraudError::new_err(msg),
     }
 }
@@ -178,6 +219,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NonFiniteError", py.get_type::<NonFiniteError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
     m.add("ArtifactError", py.get_type::<ArtifactError>())?;
+    m.add("SpecError", py.get_type::<SpecError>())?;
+    m.add("SchemaError", py.get_type::<SchemaError>())?;
+    m.add("LateEventError", py.get_type::<LateEventError>())?;
+    m.add("KeySecretError", py.get_type::<KeySecretError>())?;
     m.add("DTypeError", dtype_error(py)?)?;
     m.add("NotFittedError", not_fitted_error(py)?)?;
     Ok(())

@@ -1,12 +1,13 @@
 //! Python binding of `fraud-core`: the native module `fraud_core._fraud_core`.
 //!
 //! One file per core module: [`error`] (exception hierarchy, panic guard), [`iforest`] (the
-//! isolation forest), [`metrics`]. The scikit-learn estimator is pure Python
+//! isolation forest), [`features`] (the streaming feature engine), [`metrics`]. The scikit-learn estimator is pure Python
 //! (`python/fraud_core/_iforest.py`) and holds a native object.
 
 use pyo3::prelude::*;
 
 pub mod error;
+pub mod features;
 pub mod iforest;
 pub mod metrics;
 
@@ -16,6 +17,7 @@ fn _fraud_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     error::register(m)?;
     m.add_class::<iforest::PyIsolationForest>()?;
+    m.add_class::<features::PyFeatureEngine>()?;
     m.add_function(wrap_pyfunction!(metrics::roc_auc_score, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::average_precision_score, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::precision_at_k, m)?)?;

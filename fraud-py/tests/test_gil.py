@@ -78,3 +78,29 @@ def test_native_calls_release_the_gil(what):
         if deltas[-1] > 0:
             break
     assert deltas[-1] > 0, deltas
+
+
+def test_feature_engine_transform_releases_the_gil():
+    spec = {
+        "schema": {"timestamp": "ts", "time_unit": "s", "keys": ["card"], "numeric": ["amount"]},
+        "features": [
+            {"kind": "window", "name": "n", "key": "card", "agg": "count", "window": "1h"},
+            {"kind": "window", "name": "m", "key": "card", "agg": "max", "field": "amount", "window": "1d"},
+        ],
+    }
+    deltas = []
+    for rows in (300_000, 1_200_000):  # a retry with more work if the scheduler starved us once
+        rng = np.random.RandomState(0)
+        ts = np.cumsum(rng.randint(0, 3, size=rows)).astype(np.int64)
+        codes = rng.randint(0, 1000, size=rows).astype(np.int64)
+        uniques = [f"card-{i}" for i in range(1000)]
+        amount = rng.gamma(2.0, 30.0, size=rows)
+        native = fraud_core.FeatureEngine(spec)._native
+        deltas.append(
+            _counter_delta(
+                lambda: native.transform_columns("epoch", ts, [codes], [uniques], [amount], None)
+            )
+        )
+        if deltas[-1] > 0:
+            break
+    assert deltas[-1] > 0, deltas

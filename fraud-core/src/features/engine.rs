@@ -10,7 +10,7 @@ use super::spec::{
 use super::state::{Entity, KeyRef, Store};
 use super::windows::{HeadView, ScanView, eval};
 use crate::error::{ArtifactError, Error, Result};
-use crate::event::{Event, EventSchema};
+use crate::event::{Event, EventColumns, EventSchema};
 use crate::model::{self, ArtifactKind};
 
 /// Largest accepted |timestamp| in epoch milliseconds (the JavaScript `Date` range, ±100M days).
@@ -518,6 +518,31 @@ impl FeatureEngine {
                 row,
                 source: Box::new(e),
             })?;
+        }
+        Ok(out)
+    }
+
+    /// [`FeatureEngine::transform`] for a batch given as columns (e.g. from a data frame): each
+    /// row is turned into an [`Event`] (one buffer, reused) and processed by
+    /// [`FeatureEngine::update_into`], the same code as [`FeatureEngine::update`]. Returns the
+    /// row-major feature matrix. On an error the rows before the failing one have been applied;
+    /// the error names the row.
+    pub fn transform_columns(&mut self, cols: &EventColumns<'_>) -> Result<Vec<f64>> {
+        self.plan.schema.check_columns(cols)?;
+        let n = self.n_features();
+        let rows = cols.len();
+        let mut out = vec![0.0; rows * n];
+        let mut ev = Event::default();
+        for row in 0..rows {
+            let o = &mut out[row * n..(row + 1) * n];
+            self.plan
+                .schema
+                .fill_from_columns(cols, row, &mut ev)
+                .and_then(|()| self.update_into(&ev, o))
+                .map_err(|e| Error::InRow {
+                    row,
+                    source: Box::new(e),
+                })?;
         }
         Ok(out)
     }

@@ -5,6 +5,8 @@
 //!
 //! Events are processed one at a time in input (arrival) order; `transform` is a loop over
 //! `update_into`, so a backfill computes exactly what serving would have computed.
+//! [`FeatureEngine::transform_columns`] is the same loop for a batch given as columns
+//! ([`crate::event::EventColumns`]: e.g. a data frame's arrays, keys dictionary-encoded).
 //!
 //! - **Window** `(t - delay - window, t - delay]` of the current event (time `t`) for key `k`: the
 //!   events of `k` processed before the current one whose time is in that interval, plus the current

@@ -1113,3 +1113,118 @@ fn handbook_spec_matches_the_definitions_on_the_shared_stream() {
         engine.state_bytes()
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// Columnar batches.
+
+fn columns_spec() -> FeatureSpec {
+    spec_of(
+        vec![
+            json!({"kind": "window", "name": "n", "key": "card", "agg": "count", "window": 1000}),
+            json!({"kind": "window", "name": "m", "key": "shop", "agg": "mean", "field": "amount", "window": 800, "include_current": false}),
+            json!({"kind": "window", "name": "r", "key": "shop", "agg": "risk", "window": 800, "delay": 300}),
+            json!({"kind": "time_since_last", "name": "g", "key": "card"}),
+        ],
+        500,
+    )
+}
+
+proptest! {
+    #[test]
+    fn prop_transform_columns_equals_transform((steps, late) in stream()) {
+        let spec = columns_spec();
+        let evs = events(&steps, 500.min(late), 1_000_000);
+        let mut a = FeatureEngine::new(spec.clone()).unwrap();
+        let expected = a.transform(&evs);
+        let mut uniques: Vec<String> = Vec::new();
+        let mut codes: Vec<Vec<i64>> = vec![Vec::new(); 2];
+        for ev in &evs {
+            for (k, key) in ev.keys.iter().enumerate() {
+                let c = match uniques.iter().position(|u| u == key) {
+                    Some(c) => c,
+                    None => {
+                        uniques.push(key.clone());
+                        uniques.len() - 1
+                    }
+                };
+                codes[k].push(c as i64);
+            }
+        }
+        let times: Vec<i64> = evs.iter().map(|e| e.time_ms).collect();
+        let amount: Vec<f64> = evs.iter().map(|e| e.values[0]).collect();
+        let qty: Vec<f64> = evs.iter().map(|e| e.values[1]).collect();
+        let label: Vec<f64> = evs.iter().map(|e| e.label.unwrap_or(f64::NAN)).collect();
+        let cols = crate::event::EventColumns {
+            time: crate::event::TimeColumn::Epoch(&times),
+            keys: codes
+                .iter()
+                .map(|c| crate::event::KeyColumn { codes: c, values: &uniques })
+                .collect(),
+            numeric: vec![&amount, &qty],
+            label: Some(&label),
+        };
+        let mut b = FeatureEngine::new(spec).unwrap();
+        let got = b.transform_columns(&cols);
+        match (expected, got) {
+            (Ok(x), Ok(y)) => {
+                prop_assert_eq!(x.len(), y.len());
+                for (p, q) in x.iter().zip(&y) {
+                    prop_assert!(p.to_bits() == q.to_bits(), "{} != {}", p, q);
+                }
+            }
+            (Err(x), Err(y)) => prop_assert_eq!(x, y),
+            (x, y) => prop_assert!(false, "{:?} vs {:?}", x.is_ok(), y.is_ok()),
+        }
+    }
+}
+
+#[test]
+fn transform_columns_errors_name_the_field_and_row() {
+    let spec = columns_spec();
+    let times = [0i64, 10, 20];
+    let codes_ok = [0i64, 0, 0];
+    let codes_bad = [0i64, -1, 0];
+    let amount = [1.0, 2.0, 3.0];
+    let amount_nan = [1.0, f64::INFINITY, 3.0];
+    let mk = |codes: &[i64], amount: &[f64], times: &[i64]| -> Error {
+        let u = vec!["a".to_string()];
+        let ok = [0i64, 0, 0];
+        let q = [0.0; 3];
+        let c = crate::event::EventColumns {
+            time: crate::event::TimeColumn::Epoch(times),
+            keys: vec![
+                crate::event::KeyColumn {
+                    codes: &ok,
+                    values: &u,
+                },
+                crate::event::KeyColumn { codes, values: &u },
+            ],
+            numeric: vec![amount, &q],
+            label: None,
+        };
+        FeatureEngine::new(spec.clone())
+            .unwrap()
+            .transform_columns(&c)
+            .unwrap_err()
+    };
+    let e = mk(&codes_bad, &amount, &times);
+    assert!(
+        matches!(&e, Error::InRow { row: 1, source } if matches!(&**source, Error::InvalidField { field, .. } if field == "shop")),
+        "{e}"
+    );
+    let e = mk(&codes_ok, &amount_nan, &times);
+    assert!(
+        matches!(&e, Error::InRow { row: 1, source } if matches!(&**source, Error::InvalidField { field, .. } if field == "amount")),
+        "{e}"
+    );
+    let e = mk(&codes_ok, &amount[..2], &times);
+    assert!(
+        matches!(&e, Error::ShapeMismatch(m) if m.contains("`amount`")),
+        "{e}"
+    );
+    let e = mk(&codes_ok, &amount, &[0, 10_000, 20]);
+    assert!(
+        matches!(&e, Error::InRow { row: 2, source } if matches!(&**source, Error::LateEvent { .. })),
+        "{e}"
+    );
+}

@@ -27,6 +27,18 @@ class InvalidInputError(FraudError):
 class ArtifactError(FraudError):
     """Model bytes that are truncated, corrupted, foreign or of an unsupported version."""
 
+class SpecError(FraudError):
+    """A feature spec that does not parse, lacks the spec's shape, or is inconsistent."""
+
+class SchemaError(FraudError):
+    """An event or column that does not fit the schema (unknown, missing, wrong type, non-finite)."""
+
+class LateEventError(FraudError):
+    """An event older than the allowed lateness under the `error` policy (state unchanged)."""
+
+class KeySecretError(FraudError):
+    """A key secret that is missing, too short, or not the one a snapshot was written with."""
+
 class DTypeError(FraudError, TypeError):
     """Values that are not numbers (strings, objects, complex)."""
 
@@ -110,6 +122,58 @@ class IsolationForest:
     def load(path: str | PathLike[str]) -> IsolationForest: ...
     def to_json(self) -> str: ...
     def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...
+
+class _EngineStats(TypedDict):
+    events: int
+    late_placed: int
+    late_dropped: int
+    late_processed: int
+    ttl_evictions: int
+    lru_evictions: int
+    forgotten: int
+    entities: int
+    state_bytes: int
+
+class _Schema(TypedDict):
+    timestamp: str
+    time_unit: Literal["s", "ms", "datetime"]
+    keys: list[str]
+    numeric: list[str]
+    label: str | None
+
+@final
+class FeatureEngine:
+    """The native streaming feature engine (see fraud_core.FeatureEngine for the pandas front end)."""
+
+    @staticmethod
+    def from_json(text: str, key_secret: bytes | str | None = None) -> FeatureEngine: ...
+    @staticmethod
+    def from_path(path: str | PathLike[str], key_secret: bytes | str | None = None) -> FeatureEngine: ...
+    @staticmethod
+    def restore(data: bytes, key_secret: bytes | str | None = None) -> FeatureEngine: ...
+    def snapshot(self) -> bytes: ...
+    def update(self, event: dict[str, Any]) -> dict[str, float]: ...
+    def check_columns(self, names: Sequence[str]) -> None: ...
+    def transform_columns(
+        self,
+        time_kind: Literal["ms", "epoch", "float"],
+        time: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        key_codes: Sequence[npt.NDArray[np.int64]],
+        key_uniques: Sequence[list[Any]],
+        numeric: Sequence[npt.NDArray[np.float64]],
+        label: npt.NDArray[np.float64] | None = None,
+    ) -> npt.NDArray[np.float64]: ...
+    def forget(self, key: str | int) -> int: ...
+    @property
+    def feature_names(self) -> list[str]: ...
+    @property
+    def stats(self) -> _EngineStats: ...
+    @property
+    def spec_json(self) -> str: ...
+    @property
+    def hashes_keys(self) -> bool: ...
+    @property
+    def schema(self) -> _Schema: ...
 
 def roc_auc_score(y_true: npt.NDArray[np.bool_], y_score: npt.NDArray[np.float64]) -> float: ...
 def average_precision_score(

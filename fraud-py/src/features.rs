@@ -1,0 +1,480 @@
+//! `fraud_core._fraud_core.FeatureEngine`: the native wrapper of
+//! [`fraud_core::features::FeatureEngine`].
+//!
+//! It converts Python values to core types and core errors to Python exceptions, nothing else: the
+//! event rules (unknown, missing, wrong-typed and non-finite fields, key texts) are the core's
+//! ([`fraud_core::event::EventSchema::builder`], [`fraud_core::event::write_key`]). The pure-Python
+//! class `fraud_core.FeatureEngine` turns a pandas DataFrame into columns (numpy arrays, keys
+//! factorized into integer codes plus their distinct values) for its `transform_columns` method,
+//! which runs the core's columnar batch with the GIL released.
+//!
+//! The engine sits behind a mutex; waiting for it never holds the GIL, so calls from several Python
+//! threads are serialised without deadlocks.
+
+use std::sync::{Mutex, MutexGuard};
+
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::sync::MutexExt;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use fraud_core::Error as CoreError;
+use fraud_core::event::{Event, EventColumns, FieldValue, KeyColumn, TimeColumn, write_key};
+use fraud_core::features::FeatureEngine;
+
+use crate::error::{guard, to_py};
+
+/// The engine and the buffers reused by `update`.
+struct State {
+    engine: FeatureEngine,
+    event: Event,
+    out: Vec<f64>,
+}
+
+/// Native streaming feature engine (see `fraud_core.FeatureEngine` for the pandas front end).
+#[pyclass(module = "fraud_core._fraud_core", name = "FeatureEngine", frozen)]
+pub struct PyFeatureEngine {
+    state: Mutex<State>,
+    names: Vec<Py<PyString>>,
+}
+
+fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
+    guard(f).map_err(|e| to_py(py, e))
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The secret as bytes: `bytes` (or bytearray/memoryview) or `str` (UTF-8).
+fn secret_bytes(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Some(s.to_str()?.as_bytes().to_vec()));
+    }
+    if let Ok(b) = obj.extract::<Vec<u8>>()
+        && !obj.is_instance_of::<PyList>()
+        && !obj.is_instance_of::<PyTuple>()
+    {
+        return Ok(Some(b));
+    }
+    Err(to_py(
+        obj.py(),
+        CoreError::param(
+            "key_secret",
+            format!("<{}>", type_name(obj)),
+            "bytes or str (at least 16 bytes), or None",
+        ),
+    ))
+}
+
+/// Convert a Python value to a [`FieldValue`]: None and `pandas.NA` are null; Python and numpy
+/// bools, integers and floats keep their kind; datetimes (`datetime`, `pandas.Timestamp`,
+/// `numpy.datetime64`) become ISO 8601 text in `scratch`, which the core parses (naive = UTC);
+/// anything else is `Other` with its type name (in `type_buf`), which the core refuses for every
+/// field that is not ignored.
+fn field_value<'a>(
+    obj: &'a Bound<'_, PyAny>,
+    scratch: &'a mut String,
+    type_buf: &'a mut String,
+) -> PyResult<FieldValue<'a>> {
+    if obj.is_none() {
+        return Ok(FieldValue::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(FieldValue::Str(s.to_str()?));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(FieldValue::Float(f.value()));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(FieldValue::Bool(obj.extract::<bool>()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(int_value(obj));
+    }
+    let tn = type_name(obj);
+    match tn.as_str() {
+        "bool" | "bool_" => return Ok(FieldValue::Bool(obj.is_truthy()?)),
+        // pandas' missing-value scalar.
+        "NAType" => return Ok(FieldValue::Null),
+        "datetime64" => {
+            *scratch = obj.str()?.to_str()?.to_string();
+            return Ok(FieldValue::Str(scratch));
+        }
+        _ => {}
+    }
+    if obj.hasattr("isoformat")? && obj.hasattr("tzinfo")? {
+        *scratch = obj.call_method0("isoformat")?.extract()?;
+        return Ok(FieldValue::Str(scratch));
+    }
+    if tn.contains("int") && obj.hasattr("__index__")? {
+        return Ok(int_value(obj));
+    }
+    if tn.contains("float")
+        && let Ok(f) = obj.extract::<f64>()
+    {
+        return Ok(FieldValue::Float(f));
+    }
+    *type_buf = tn;
+    Ok(FieldValue::Other(type_buf))
+}
+
+fn int_value<'a>(obj: &Bound<'_, PyAny>) -> FieldValue<'a> {
+    if let Ok(i) = obj.extract::<i64>() {
+        FieldValue::Int(i)
+    } else if let Ok(u) = obj.extract::<u64>() {
+        FieldValue::UInt(u)
+    } else {
+        FieldValue::Other("an integer beyond 64 bits")
+    }
+}
+
+/// Key texts of a key column's distinct values, by the core's key rules.
+fn key_texts(py: Python<'_>, field: &str, uniques: &Bound<'_, PyList>) -> PyResult<Vec<String>> {
+    let mut out = Vec::with_capacity(uniques.len());
+    let (mut scratch, mut tb) = (String::new(), String::new());
+    for item in uniques.iter() {
+        let v = field_value(&item, &mut scratch, &mut tb)?;
+        let mut s = String::new();
+        core(py, || write_key(field, v, &mut s))?;
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn slice<'a, T: numpy::Element>(
+    py: Python<'_>,
+    a: &'a PyReadonlyArray1<'_, T>,
+    field: &str,
+) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| {
+        to_py(
+            py,
+            CoreError::InvalidInput(format!(
+                "column `{field}` is not contiguous in memory: pass numpy.ascontiguousarray"
+            )),
+        )
+    })
+}
+
+impl PyFeatureEngine {
+    fn wrap(py: Python<'_>, engine: FeatureEngine) -> Self {
+        let names = engine
+            .feature_names()
+            .iter()
+            .map(|n| PyString::new(py, n).unbind())
+            .collect();
+        let out = vec![0.0; engine.n_features()];
+        PyFeatureEngine {
+            state: Mutex::new(State {
+                engine,
+                event: Event::default(),
+                out,
+            }),
+            names,
+        }
+    }
+
+    /// Lock the state; waiting never holds the GIL. A poisoned lock is recovered (panics are
+    /// caught inside the core calls, so the state is never left mid-update by an unwinding panic
+    /// that crossed the lock).
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, State> {
+        self.state
+            .lock_py_attached(py)
+            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyFeatureEngine {
+    /// An engine from a JSON spec text; with `key_secret`, entity keys are kept only as keyed hashes.
+    #[staticmethod]
+    #[pyo3(signature = (text, key_secret=None))]
+    fn from_json(
+        py: Python<'_>,
+        text: &str,
+        key_secret: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let secret = secret_bytes(key_secret)?;
+        let engine = core(py, || {
+            let spec = fraud_core::features::FeatureSpec::from_json(text)?;
+            match &secret {
+                Some(s) => FeatureEngine::with_key_secret(spec, s),
+                None => FeatureEngine::new(spec),
+            }
+        })?;
+        Ok(Self::wrap(py, engine))
+    }
+
+    /// An engine from a JSON spec file.
+    #[staticmethod]
+    #[pyo3(signature = (path, key_secret=None))]
+    fn from_path(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        key_secret: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let secret = secret_bytes(key_secret)?;
+        let engine = core(py, || {
+            let spec = fraud_core::features::FeatureSpec::from_path(&path)?;
+            match &secret {
+                Some(s) => FeatureEngine::with_key_secret(spec, s),
+                None => FeatureEngine::new(spec),
+            }
+        })?;
+        Ok(Self::wrap(py, engine))
+    }
+
+    /// Rebuild an engine from `snapshot()` bytes (`key_secret` for an engine with hashed keys).
+    #[staticmethod]
+    #[pyo3(signature = (data, key_secret=None))]
+    fn restore(
+        py: Python<'_>,
+        data: &[u8],
+        key_secret: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let secret = secret_bytes(key_secret)?;
+        let engine = py
+            .detach(|| {
+                guard(|| match &secret {
+                    Some(s) => FeatureEngine::restore_with_secret(data, s),
+                    None => FeatureEngine::restore(data),
+                })
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(Self::wrap(py, engine))
+    }
+
+    /// The complete state as artifact bytes (no raw key and no secret when keys are hashed).
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let st = self.lock(py);
+        let bytes = core(py, || st.engine.snapshot())?;
+        drop(st);
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Process one event given as a dict (field name -> value) and return feature name -> value.
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut st = self.lock(py);
+        let State {
+            engine,
+            event: ev,
+            out,
+        } = &mut *st;
+        let mut b = engine.schema().builder(ev);
+        let (mut scratch, mut tb) = (String::new(), String::new());
+        for (k, v) in event.iter() {
+            let name_owned;
+            let name = match k.cast::<PyString>() {
+                Ok(s) => s.to_str()?,
+                Err(_) => {
+                    name_owned = k.str()?.to_string();
+                    name_owned.as_str()
+                }
+            };
+            let fv = field_value(&v, &mut scratch, &mut tb)?;
+            core(py, || b.set(name, fv))?;
+        }
+        core(py, || b.finish())?;
+        core(py, || engine.update_into(ev, out))?;
+        let d = PyDict::new(py);
+        for (name, v) in self.names.iter().zip(out.iter()) {
+            d.set_item(name.bind(py), *v)?;
+        }
+        Ok(d)
+    }
+
+    /// Check that a batch with these column names fits the schema (unknown / missing columns).
+    fn check_columns(&self, py: Python<'_>, names: Vec<String>) -> PyResult<()> {
+        let st = self.lock(py);
+        core(py, || st.engine.schema().check_fields(&names))
+    }
+
+    /// Process a columnar batch in row order, with the GIL released; returns rows x features.
+    ///
+    /// `time_kind` is `"ms"` (int64 epoch milliseconds, e.g. from datetime64), `"epoch"` (int64 in
+    /// the schema's unit) or `"float"` (float64 in the schema's unit). Keys are int64 codes into the
+    /// lists of distinct values (any int/str/float values; converted by the core's key rules).
+    #[pyo3(signature = (time_kind, time, key_codes, key_uniques, numeric, label=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn transform_columns<'py>(
+        &self,
+        py: Python<'py>,
+        time_kind: &str,
+        time: &Bound<'py, PyAny>,
+        key_codes: Vec<PyReadonlyArray1<'py, i64>>,
+        key_uniques: Vec<Bound<'py, PyList>>,
+        numeric: Vec<PyReadonlyArray1<'py, f64>>,
+        label: Option<PyReadonlyArray1<'py, f64>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let mut st = self.lock(py);
+        let engine = &mut st.engine;
+        let schema = engine.schema();
+        let ts_field = schema.timestamp_field().to_string();
+        let key_fields = schema.key_fields().to_vec();
+        let num_fields = schema.numeric_fields().to_vec();
+        let label_field = schema.label_field().unwrap_or("label").to_string();
+        if key_uniques.len() != key_codes.len() {
+            return Err(to_py(
+                py,
+                CoreError::ShapeMismatch(format!(
+                    "{} key code arrays but {} lists of distinct keys",
+                    key_codes.len(),
+                    key_uniques.len()
+                )),
+            ));
+        }
+        let mut texts = Vec::with_capacity(key_uniques.len());
+        for (i, u) in key_uniques.iter().enumerate() {
+            let field = key_fields.get(i).map_or("key", String::as_str);
+            texts.push(key_texts(py, field, u)?);
+        }
+        let time_i64: PyReadonlyArray1<'py, i64>;
+        let time_f64: PyReadonlyArray1<'py, f64>;
+        let time_col = match time_kind {
+            "ms" | "epoch" => {
+                time_i64 = time.extract()?;
+                let s = slice(py, &time_i64, &ts_field)?;
+                if time_kind == "ms" {
+                    TimeColumn::Millis(s)
+                } else {
+                    TimeColumn::Epoch(s)
+                }
+            }
+            "float" => {
+                time_f64 = time.extract()?;
+                TimeColumn::EpochFloat(slice(py, &time_f64, &ts_field)?)
+            }
+            other => {
+                return Err(to_py(
+                    py,
+                    CoreError::param("time_kind", other, "\"ms\", \"epoch\" or \"float\""),
+                ));
+            }
+        };
+        let mut keys = Vec::with_capacity(key_codes.len());
+        for (i, (c, t)) in key_codes.iter().zip(&texts).enumerate() {
+            let field = key_fields.get(i).map_or("key", String::as_str);
+            keys.push(KeyColumn {
+                codes: slice(py, c, field)?,
+                values: t,
+            });
+        }
+        let mut values = Vec::with_capacity(numeric.len());
+        for (i, c) in numeric.iter().enumerate() {
+            let field = num_fields.get(i).map_or("numeric", String::as_str);
+            values.push(slice(py, c, field)?);
+        }
+        let label = match &label {
+            Some(l) => Some(slice(py, l, &label_field)?),
+            None => None,
+        };
+        let cols = EventColumns {
+            time: time_col,
+            keys,
+            numeric: values,
+            label,
+        };
+        let n = engine.n_features();
+        let rows = cols.len();
+        let out = py
+            .detach(|| guard(|| engine.transform_columns(&cols)))
+            .map_err(|e| to_py(py, e))?;
+        drop(st);
+        let arr = ndarray::Array2::from_shape_vec((rows, n), out).map_err(|e| {
+            to_py(
+                py,
+                CoreError::ShapeMismatch(format!("feature matrix of {rows} x {n}: {e}")),
+            )
+        })?;
+        Ok(arr.into_pyarray(py))
+    }
+
+    /// Erase every entity whose key equals `key` (a str or an int), in every key field; returns
+    /// how many were erased.
+    fn forget(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let (mut scratch, mut tb) = (String::new(), String::new());
+        let v = field_value(key, &mut scratch, &mut tb)?;
+        let mut text = String::new();
+        core(py, || write_key("key", v, &mut text))?;
+        let mut st = self.lock(py);
+        core(py, || Ok(st.engine.forget(&text)))
+    }
+
+    /// Output column names, in output order.
+    #[getter]
+    fn feature_names(&self, py: Python<'_>) -> Vec<Py<PyString>> {
+        self.names.iter().map(|n| n.clone_ref(py)).collect()
+    }
+
+    /// Counters (events, late events, evictions, erasures) plus `entities` and `state_bytes`.
+    #[getter]
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let st = self.lock(py);
+        let s = st.engine.stats();
+        let d = PyDict::new(py);
+        d.set_item("events", s.events)?;
+        d.set_item("late_placed", s.late_placed)?;
+        d.set_item("late_dropped", s.late_dropped)?;
+        d.set_item("late_processed", s.late_processed)?;
+        d.set_item("ttl_evictions", s.ttl_evictions)?;
+        d.set_item("lru_evictions", s.lru_evictions)?;
+        d.set_item("forgotten", s.forgotten)?;
+        d.set_item("entities", st.engine.entity_count())?;
+        d.set_item("state_bytes", st.engine.state_bytes())?;
+        Ok(d)
+    }
+
+    /// The spec as JSON text.
+    #[getter]
+    fn spec_json(&self, py: Python<'_>) -> String {
+        self.lock(py).engine.spec().to_json()
+    }
+
+    /// Whether entity keys are kept only as keyed hashes.
+    #[getter]
+    fn hashes_keys(&self, py: Python<'_>) -> bool {
+        self.lock(py).engine.hashes_keys()
+    }
+
+    /// The schema: timestamp field, time unit ("s", "ms" or "datetime"), keys, numeric, label.
+    #[getter]
+    fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let st = self.lock(py);
+        let s = st.engine.schema();
+        let d = PyDict::new(py);
+        d.set_item("timestamp", s.timestamp_field())?;
+        d.set_item(
+            "time_unit",
+            match s.time_unit() {
+                fraud_core::event::TimeUnit::Seconds => "s",
+                fraud_core::event::TimeUnit::Milliseconds => "ms",
+                fraud_core::event::TimeUnit::Datetime => "datetime",
+            },
+        )?;
+        d.set_item("keys", s.key_fields().to_vec())?;
+        d.set_item("numeric", s.numeric_fields().to_vec())?;
+        d.set_item("label", s.label_field())?;
+        Ok(d)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let st = self.lock(py);
+        format!(
+            "FeatureEngine(features={}, events={}, hashed_keys={})",
+            st.engine.n_features(),
+            st.engine.stats().events,
+            st.engine.hashes_keys()
+        )
+    }
+}
