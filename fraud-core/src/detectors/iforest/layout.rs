@@ -192,8 +192,10 @@ impl Layout {
         }
     }
 
-    /// Sum of every tree's path length for one row of keys, in tree order.
+    /// Sum of every tree's path length for one row of keys, in tree order. `keys.len()` is a power
+    /// of two at least the number of features (the padding is never read).
     pub(crate) fn path_sum_one(&self, keys: &[u32]) -> f64 {
+        debug_assert!(keys.len().is_power_of_two());
         match self {
             Layout::Padded {
                 depth,
@@ -201,35 +203,15 @@ impl Layout {
                 nodes,
                 leaves,
             } => {
-                let nl = 1usize << depth;
-                let mask = nl - 1;
-                let mut sum = 0.0;
-                let full = n_trees / TREE_LANES * TREE_LANES;
-                for t0 in (0..full).step_by(TREE_LANES) {
-                    let mut idx = [0usize; TREE_LANES];
-                    for _ in 0..*depth {
-                        for (k, i) in idx.iter_mut().enumerate() {
-                            let node = nodes[(t0 + k) * nl + *i];
-                            let k = keys[(node >> 32) as usize / LANES];
-                            *i = 2 * *i + 1 + (k > node as u32) as usize;
+                macro_rules! dispatch {
+                    ($($l:literal),*) => {
+                        match *depth {
+                            $($l => padded_one::<$l, { 1 << $l }>(*n_trees, nodes, leaves, keys),)*
+                            _ => unreachable!("padded depth is in 1..=MAX_PADDED_DEPTH"),
                         }
-                    }
-                    for (k, i) in idx.iter().enumerate() {
-                        sum += leaves[(t0 + k) * nl + ((i + 1) & mask)];
-                    }
+                    };
                 }
-                for t in full..*n_trees {
-                    let tn = &nodes[t * nl..(t + 1) * nl];
-                    let mut i = 0usize;
-                    for _ in 0..*depth {
-                        let node = tn[i];
-                        i = 2 * i
-                            + 1
-                            + (keys[(node >> 32) as usize / LANES] > node as u32) as usize;
-                    }
-                    sum += leaves[t * nl + ((i + 1) & mask)];
-                }
-                sum
+                dispatch!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
             }
             Layout::Compact { roots, .. } => roots
                 .iter()
@@ -276,4 +258,49 @@ fn padded_block<const L: usize, const N: usize>(
             }
         }
     }
+}
+
+/// One-row kernel for padded trees of height `L` (`N = 2^L` slots per tree): `TREE_LANES` trees are
+/// stepped in lockstep; constant strides and power-of-two masks keep every index provably in bounds.
+/// Leaf values are added in tree order, as in [`padded_block`], so both paths give the same bits.
+fn padded_one<const L: usize, const N: usize>(
+    n_trees: usize,
+    nodes: &[u64],
+    leaves: &[f64],
+    keys: &[u32],
+) -> f64 {
+    let kmask = keys.len() - 1;
+    let mut sum = 0.0;
+    let full = n_trees / TREE_LANES * TREE_LANES;
+    for t0 in (0..full).step_by(TREE_LANES) {
+        let g = &nodes[t0 * N..(t0 + TREE_LANES) * N];
+        let gl = &leaves[t0 * N..(t0 + TREE_LANES) * N];
+        let mut idx = [0usize; TREE_LANES];
+        for _ in 0..L {
+            for (k, i) in idx.iter_mut().enumerate() {
+                let node = g[k * N + (*i & (N - 1))];
+                let key = keys[((node >> 32) as usize / LANES) & kmask];
+                *i = 2 * *i + 1 + (key > node as u32) as usize;
+            }
+        }
+        for (k, i) in idx.iter().enumerate() {
+            sum += gl[k * N + ((i + 1) & (N - 1))];
+        }
+    }
+    for (tn, tl) in nodes
+        .chunks_exact(N)
+        .zip(leaves.chunks_exact(N))
+        .take(n_trees)
+        .skip(full)
+    {
+        let tn: &[u64; N] = tn.try_into().expect("stride N");
+        let tl: &[f64; N] = tl.try_into().expect("stride N");
+        let mut i = 0usize;
+        for _ in 0..L {
+            let node = tn[i & (N - 1)];
+            i = 2 * i + 1 + (keys[((node >> 32) as usize / LANES) & kmask] > node as u32) as usize;
+        }
+        sum += tl[(i + 1) & (N - 1)];
+    }
+    sum
 }

@@ -472,13 +472,14 @@ impl IsolationForest {
     pub fn score_one(&self, row: &[f64]) -> Result<f64> {
         let f = self.state("score_one")?;
         f.check_shape((1, row.len()))?;
-        let d = row.len();
+        // Keys padded to a power of two (see `path_sum_one`); up to 64 features on the stack.
+        let dp = row.len().next_power_of_two();
         let mut stack = [0u32; 64];
         let mut heap;
-        let keys: &mut [u32] = if d <= stack.len() {
-            &mut stack[..d]
+        let keys: &mut [u32] = if dp <= stack.len() {
+            &mut stack[..dp]
         } else {
-            heap = vec![0u32; d];
+            heap = vec![0u32; dp];
             &mut heap
         };
         for (j, (k, &v)) in keys.iter_mut().zip(row).enumerate() {
