@@ -62,7 +62,7 @@ use tree::Tree;
 
 /// Rows converted to keys at a time in batch scoring.
 const BLOCK_ROWS: usize = 256;
-/// Rows handed to one parallel task.
+/// Most rows handed to one parallel task (fewer for small batches, so every thread gets work).
 const TASK_ROWS: usize = 4096;
 
 /// An isolation forest: hyper-parameters plus, once fitted, the trees.
@@ -698,7 +698,8 @@ impl Fitted {
         self.run_tasks(out, threads, d, |r, j| Ok(order_key(data[r * d + j])))
     }
 
-    /// Score every output row: tasks of `TASK_ROWS` rows (in parallel when `threads != 1`), each in
+    /// Score every output row: tasks of at most `TASK_ROWS` rows (in parallel when `threads != 1`;
+    /// small batches are cut so that each thread gets about four tasks), each in
     /// blocks of `BLOCK_ROWS` whose keys `key(row, column)` are laid out for the batch kernel. The
     /// error reported is the first in row order, whatever the thread count.
     fn run_tasks<K>(&self, out: &mut [f64], threads: usize, d: usize, key: K) -> Result<()>
@@ -707,10 +708,17 @@ impl Fitted {
     {
         // Groups of LANES rows are padded to a power-of-two number of columns (see layout.rs).
         let dp = d.next_power_of_two();
+        let workers = if threads == 0 {
+            rayon::current_num_threads()
+        } else {
+            threads
+        };
+        let per_task = out.len().div_ceil(4 * workers).div_ceil(BLOCK_ROWS) * BLOCK_ROWS;
+        let task_rows = per_task.clamp(BLOCK_ROWS, TASK_ROWS);
         let task = |(ti, chunk): (usize, &mut [f64])| -> Result<()> {
             let mut keys = vec![0u32; chunk.len().min(BLOCK_ROWS).div_ceil(LANES) * LANES * dp];
             for (bi, block) in chunk.chunks_mut(BLOCK_ROWS).enumerate() {
-                let r0 = ti * TASK_ROWS + bi * BLOCK_ROWS;
+                let r0 = ti * task_rows + bi * BLOCK_ROWS;
                 let kb = &mut keys[..block.len().div_ceil(LANES) * LANES * dp];
                 for r in 0..block.len() {
                     let group = &mut kb[(r / LANES) * LANES * dp..];
@@ -726,11 +734,11 @@ impl Fitted {
             }
             Ok(())
         };
-        if threads == 1 || out.len() <= TASK_ROWS {
-            return out.chunks_mut(TASK_ROWS).enumerate().try_for_each(task);
+        if workers == 1 || out.len() <= task_rows {
+            return out.chunks_mut(task_rows).enumerate().try_for_each(task);
         }
         let results: Vec<Result<()>> = run_in_pool(threads, || {
-            out.par_chunks_mut(TASK_ROWS)
+            out.par_chunks_mut(task_rows)
                 .enumerate()
                 .map(&task)
                 .collect()
