@@ -60,8 +60,11 @@ use crate::model::{self, ArtifactKind};
 use layout::{LANES, Layout};
 use tree::Tree;
 
-/// Rows converted to keys at a time in batch scoring.
+/// Most rows converted to keys at a time in batch scoring.
 const BLOCK_ROWS: usize = 256;
+/// Key bytes per block the block size aims at (wide rows get fewer rows per block, so a block's keys
+/// stay in L1/L2 while every tree runs over it).
+const BLOCK_KEY_BYTES: usize = 32 * 1024;
 /// Most rows handed to one parallel task (fewer for small batches, so every thread gets work).
 const TASK_ROWS: usize = 4096;
 
@@ -700,7 +703,7 @@ impl Fitted {
 
     /// Score every output row: tasks of at most `TASK_ROWS` rows (in parallel when `threads != 1`;
     /// small batches are cut so that each thread gets about four tasks), each in
-    /// blocks of `BLOCK_ROWS` whose keys `key(row, column)` are laid out for the batch kernel. The
+    /// blocks of at most `BLOCK_ROWS` rows (fewer for wide rows) whose keys `key(row, column)` are laid out for the batch kernel. The
     /// error reported is the first in row order, whatever the thread count.
     fn run_tasks<K>(&self, out: &mut [f64], threads: usize, d: usize, key: K) -> Result<()>
     where
@@ -713,12 +716,13 @@ impl Fitted {
         } else {
             threads
         };
+        let block_rows = (BLOCK_KEY_BYTES / (4 * dp)).clamp(LANES, BLOCK_ROWS) / LANES * LANES;
         let per_task = out.len().div_ceil(4 * workers).div_ceil(BLOCK_ROWS) * BLOCK_ROWS;
         let task_rows = per_task.clamp(BLOCK_ROWS, TASK_ROWS);
         let task = |(ti, chunk): (usize, &mut [f64])| -> Result<()> {
-            let mut keys = vec![0u32; chunk.len().min(BLOCK_ROWS).div_ceil(LANES) * LANES * dp];
-            for (bi, block) in chunk.chunks_mut(BLOCK_ROWS).enumerate() {
-                let r0 = ti * task_rows + bi * BLOCK_ROWS;
+            let mut keys = vec![0u32; chunk.len().min(block_rows).div_ceil(LANES) * LANES * dp];
+            for (bi, block) in chunk.chunks_mut(block_rows).enumerate() {
+                let r0 = ti * task_rows + bi * block_rows;
                 let kb = &mut keys[..block.len().div_ceil(LANES) * LANES * dp];
                 for r in 0..block.len() {
                     let group = &mut kb[(r / LANES) * LANES * dp..];

@@ -56,14 +56,10 @@ pub(crate) fn grow(
 ) -> Tree {
     let psi = rows.len();
     let m = features.len();
-    // Column-major copy of the sample restricted to the tree's features.
+    // Column-major copy of the sample, one column gathered the first time its feature is drawn
+    // (with many features a tree never looks at most of them).
     let mut cols = vec![0f32; m * psi];
-    for (i, &r) in rows.iter().enumerate() {
-        let row = &data[r * d..(r + 1) * d];
-        for (j, &f) in features.iter().enumerate() {
-            cols[j * psi + i] = row[f];
-        }
-    }
+    let mut gathered = vec![false; m];
     let mut idx: Vec<u32> = (0..psi as u32).collect();
     let mut scratch = vec![0u32; psi];
     let mut cand: Vec<usize> = (0..m).collect();
@@ -86,6 +82,13 @@ pub(crate) fn grow(
         while remaining > 0 {
             let r = rng.random_range(0..remaining as u64) as usize;
             let j = cand[r];
+            if !gathered[j] {
+                let f = features[j];
+                for (c, &row) in cols[j * psi..(j + 1) * psi].iter_mut().zip(rows) {
+                    *c = data[row * d + f];
+                }
+                gathered[j] = true;
+            }
             let col = &cols[j * psi..(j + 1) * psi];
             let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
             // Values are finite (validated on input): plain comparisons, no NaN handling.
