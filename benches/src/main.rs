@@ -147,10 +147,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         us(0.999),
         hist.max() as f64 / 1000.0
     );
+    let artifact_bytes = forest.to_bytes()?.len();
     println!(
         "  model           {:.0} KiB in memory, {:.0} KiB as an artifact",
         forest.memory_bytes() as f64 / 1024.0,
-        forest.to_bytes()?.len() as f64 / 1024.0
+        artifact_bytes as f64 / 1024.0
     );
     if let Some(path) = &args.json {
         let report = serde_json::json!({
@@ -159,7 +160,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             "fit_seconds": fit_s,
             "batch_rows_per_second": {"one_thread": n / one_s, "all_cores": n / all_s},
             "score_one_us": {"p50": us(0.5), "p90": us(0.9), "p99": us(0.99), "p999": us(0.999), "max": hist.max() as f64 / 1000.0},
-            "model_bytes": {"memory": forest.memory_bytes(), "artifact": forest.to_bytes()?.len()},
+            "model_bytes": {"memory": forest.memory_bytes(), "artifact": artifact_bytes},
             "checksum": checksum,
         });
         fraud_core::model::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;

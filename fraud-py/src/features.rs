@@ -204,10 +204,7 @@ impl PyFeatureEngine {
         let secret = secret_bytes(key_secret)?;
         let engine = core(py, || {
             let spec = fraud_core::features::FeatureSpec::from_json(text)?;
-            match &secret {
-                Some(s) => FeatureEngine::with_key_secret(spec, s),
-                None => FeatureEngine::new(spec),
-            }
+            engine_for(spec, secret.as_deref())
         })?;
         Ok(Self::wrap(py, engine))
     }
@@ -223,10 +220,7 @@ impl PyFeatureEngine {
         let secret = secret_bytes(key_secret)?;
         let engine = core(py, || {
             let spec = fraud_core::features::FeatureSpec::from_path(&path)?;
-            match &secret {
-                Some(s) => FeatureEngine::with_key_secret(spec, s),
-                None => FeatureEngine::new(spec),
-            }
+            engine_for(spec, secret.as_deref())
         })?;
         Ok(Self::wrap(py, engine))
     }
@@ -476,5 +470,16 @@ impl PyFeatureEngine {
             st.engine.stats().events,
             st.engine.hashes_keys()
         )
+    }
+}
+
+/// An engine for `spec`, keeping keys as keyed hashes when a secret is given.
+fn engine_for(
+    spec: fraud_core::features::FeatureSpec,
+    secret: Option<&[u8]>,
+) -> fraud_core::Result<FeatureEngine> {
+    match secret {
+        Some(s) => FeatureEngine::with_key_secret(spec, s),
+        None => FeatureEngine::new(spec),
     }
 }

@@ -343,6 +343,24 @@ impl PyIsolationForest {
         }
     }
 
+    /// Run a batch method of the core model on `x` (float64 or float32 view) without the GIL.
+    fn batch<'py, R: numpy::Element + Send>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        on_f64: fn(&IsolationForest, ArrayView2<'_, f64>) -> fraud_core::Result<ndarray::Array1<R>>,
+        on_f32: fn(&IsolationForest, ArrayView2<'_, f32>) -> fraud_core::Result<ndarray::Array1<R>>,
+    ) -> PyResult<Bound<'py, PyArray1<R>>> {
+        let m = matrix(x)?;
+        let view = m.view();
+        let model = self.model();
+        let out = detached(py, move || match view {
+            View::F64(v) => on_f64(&model, v),
+            View::F32(v) => on_f32(&model, v),
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+
     /// A snapshot of the current model (cheap: one reference count).
     fn model(&self) -> Arc<IsolationForest> {
         match self.inner.read() {
@@ -436,14 +454,12 @@ impl PyIsolationForest {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let m = matrix(x)?;
-        let view = m.view();
-        let model = self.model();
-        let out = detached(py, move || match view {
-            View::F64(v) => model.score_samples(v),
-            View::F32(v) => model.score_samples(v),
-        })?;
-        Ok(out.into_pyarray(py))
+        self.batch(
+            py,
+            x,
+            IsolationForest::score_samples,
+            IsolationForest::score_samples,
+        )
     }
 
     /// `score_samples(x) - offset`: negative for outliers.
@@ -452,14 +468,12 @@ impl PyIsolationForest {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let m = matrix(x)?;
-        let view = m.view();
-        let model = self.model();
-        let out = detached(py, move || match view {
-            View::F64(v) => model.decision_function(v),
-            View::F32(v) => model.decision_function(v),
-        })?;
-        Ok(out.into_pyarray(py))
+        self.batch(
+            py,
+            x,
+            IsolationForest::decision_function,
+            IsolationForest::decision_function,
+        )
     }
 
     /// -1 for outliers, 1 for inliers.
@@ -468,14 +482,7 @@ impl PyIsolationForest {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<i32>>> {
-        let m = matrix(x)?;
-        let view = m.view();
-        let model = self.model();
-        let out = detached(py, move || match view {
-            View::F64(v) => model.predict(v),
-            View::F32(v) => model.predict(v),
-        })?;
-        Ok(out.into_pyarray(py))
+        self.batch(py, x, IsolationForest::predict, IsolationForest::predict)
     }
 
     /// Score one row (a 1-D numpy array or a sequence of floats); equals `score_samples` on that row.

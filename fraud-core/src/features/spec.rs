@@ -505,6 +505,19 @@ fn spec_err(location: impl Into<String>, message: impl Into<String>) -> Error {
 }
 
 impl KeyPlan {
+    /// A plan for key field `key_field` with no features yet.
+    pub(crate) fn new(key_field: usize) -> Self {
+        KeyPlan {
+            key_field,
+            cols: vec![],
+            groups: vec![],
+            decays: vec![],
+            features: vec![],
+            span: 0,
+            max_gap: 0,
+        }
+    }
+
     fn col(&mut self, src: ColSource) -> usize {
         if let Some(i) = self.cols.iter().position(|c| *c == src) {
             return i;
@@ -607,15 +620,7 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
             if let Some(i) = keys.iter().position(|p| p.key_field == k) {
                 return Ok(i);
             }
-            keys.push(KeyPlan {
-                key_field: k,
-                cols: vec![],
-                groups: vec![],
-                decays: vec![],
-                features: vec![],
-                span: 0,
-                max_gap: 0,
-            });
+            keys.push(KeyPlan::new(k));
             Ok(keys.len() - 1)
         };
         let numeric = |field: &str| -> Result<usize> {

@@ -369,15 +369,7 @@ mod tests {
     use super::*;
 
     fn plan() -> KeyPlan {
-        KeyPlan {
-            key_field: 0,
-            cols: vec![],
-            groups: vec![],
-            decays: vec![],
-            features: vec![],
-            span: 0,
-            max_gap: 0,
-        }
+        KeyPlan::new(0)
     }
 
     #[test]
