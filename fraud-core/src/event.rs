@@ -446,6 +446,58 @@ impl EventSchema {
         Ok(())
     }
 
+    /// Event time (epoch ms) of row `row` of `cols`.
+    #[inline]
+    pub fn column_time(&self, cols: &EventColumns<'_>, row: usize) -> Result<i64> {
+        match cols.time {
+            TimeColumn::Millis(c) => Ok(c[row]),
+            TimeColumn::Epoch(c) => self.timestamp_from_field(FieldValue::Int(c[row])),
+            TimeColumn::EpochFloat(c) => self.timestamp_from_field(FieldValue::Float(c[row])),
+        }
+    }
+
+    /// The validated dictionary code of key column `k` at row `row`.
+    #[inline]
+    pub fn column_key_code(&self, cols: &EventColumns<'_>, k: usize, row: usize) -> Result<usize> {
+        let col = &cols.keys[k];
+        let code = col.codes[row];
+        match usize::try_from(code) {
+            Ok(c) if c < col.values.len() => Ok(c),
+            _ => Err(Error::InvalidField {
+                field: self.keys[k].clone(),
+                reason: if code < 0 {
+                    "an entity key must not be missing".into()
+                } else {
+                    format!(
+                        "key code {code} is out of range for {} distinct keys",
+                        col.values.len()
+                    )
+                },
+            }),
+        }
+    }
+
+    /// Check row `row` of `cols` (checked with [`EventSchema::check_columns`]) exactly as
+    /// [`EventSchema::fill_from_columns`] followed by [`EventSchema::check`] would, with the same
+    /// errors, without building an [`Event`]; returns the row's time (epoch ms).
+    pub fn check_row(&self, cols: &EventColumns<'_>, row: usize) -> Result<i64> {
+        let t = self.column_time(cols, row)?;
+        for k in 0..cols.keys.len() {
+            self.column_key_code(cols, k, row)?;
+        }
+        for (c, name) in cols.numeric.iter().zip(&self.numeric) {
+            if !c[row].is_finite() {
+                return Err(non_finite(name, c[row]));
+            }
+        }
+        if let Some(l) = cols.label
+            && l[row].is_infinite()
+        {
+            return Err(non_finite(self.label.as_deref().unwrap_or("label"), l[row]));
+        }
+        Ok(t)
+    }
+
     /// Fill `ev` from row `row` of `cols` (checked with [`EventSchema::check_columns`]).
     pub fn fill_from_columns(
         &self,
@@ -453,30 +505,12 @@ impl EventSchema {
         row: usize,
         ev: &mut Event,
     ) -> Result<()> {
-        ev.time_ms = match cols.time {
-            TimeColumn::Millis(c) => c[row],
-            TimeColumn::Epoch(c) => self.timestamp_from_field(FieldValue::Int(c[row]))?,
-            TimeColumn::EpochFloat(c) => self.timestamp_from_field(FieldValue::Float(c[row]))?,
-        };
+        ev.time_ms = self.column_time(cols, row)?;
         ev.keys.resize_with(self.keys.len(), String::new);
-        for ((out, col), field) in ev.keys.iter_mut().zip(&cols.keys).zip(&self.keys) {
-            let text = usize::try_from(col.codes[row])
-                .ok()
-                .and_then(|c| col.values.get(c))
-                .ok_or_else(|| Error::InvalidField {
-                    field: field.clone(),
-                    reason: if col.codes[row] < 0 {
-                        "an entity key must not be missing".into()
-                    } else {
-                        format!(
-                            "key code {} is out of range for {} distinct keys",
-                            col.codes[row],
-                            col.values.len()
-                        )
-                    },
-                })?;
+        for (k, out) in ev.keys.iter_mut().enumerate() {
+            let code = self.column_key_code(cols, k, row)?;
             out.clear();
-            out.push_str(text);
+            out.push_str(&cols.keys[k].values[code]);
         }
         ev.values.clear();
         ev.values.extend(cols.numeric.iter().map(|c| c[row]));

@@ -56,12 +56,12 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct FeatureEngine {
     spec: FeatureSpec,
-    plan: Plan,
-    stores: Vec<Store>,
-    newest: Option<i64>,
-    stats: EngineStats,
-    key_hash: Option<[u8; 32]>,
-    distinct_hash: [u8; 32],
+    pub(super) plan: Plan,
+    pub(super) stores: Vec<Store>,
+    pub(super) newest: Option<i64>,
+    pub(super) stats: EngineStats,
+    pub(super) key_hash: Option<[u8; 32]>,
+    pub(super) distinct_hash: [u8; 32],
     row: Vec<u64>,
 }
 
@@ -86,7 +86,7 @@ struct Snapshot {
 }
 
 #[inline]
-fn h128(key: &[u8; 32], data: &[u8]) -> u128 {
+pub(super) fn h128(key: &[u8; 32], data: &[u8]) -> u128 {
     let h = blake3::keyed_hash(key, data);
     let mut b = [0u8; 16];
     b.copy_from_slice(&h.as_bytes()[..16]);
@@ -132,7 +132,7 @@ fn time_since(prev: Option<i64>, t: i64, max_gap: Option<i64>, fill: f64) -> f64
     }
 }
 
-fn calendar(cp: &CalendarPlan, t: i64) -> f64 {
+pub(super) fn calendar(cp: &CalendarPlan, t: i64) -> f64 {
     let local = t + cp.offset_ms;
     let day = local.div_euclid(86_400_000);
     let hour = local.rem_euclid(86_400_000) / 3_600_000;
@@ -154,7 +154,7 @@ fn calendar(cp: &CalendarPlan, t: i64) -> f64 {
 }
 
 /// Process one event for one entity: compute the key's features into `out`, then record the event.
-fn process(
+pub(super) fn process(
     kp: &KeyPlan,
     e: &mut Entity,
     t: i64,
@@ -166,7 +166,9 @@ fn process(
     let prev = e.newest();
     if prev.is_none_or(|p| t >= p) {
         for (g, gp) in e.groups.iter_mut().zip(&kp.groups) {
-            g.advance(gp, &e.buf, t);
+            if gp.pre {
+                g.advance(gp, &e.buf, t);
+            }
         }
         for f in &kp.features {
             match f.op {
@@ -401,46 +403,12 @@ impl FeatureEngine {
                 self.plan.names.len()
             )));
         }
-        let mut t = event.time_ms;
-        if t.unsigned_abs() > MAX_ABS_TIME_MS as u64 {
-            return Err(Error::InvalidField {
-                field: self.plan.schema.timestamp_field().to_string(),
-                reason: format!(
-                    "{t} ms is outside the supported range of +-{MAX_ABS_TIME_MS} ms around 1970"
-                ),
-            });
+        let (t, outcome) = self.admit(event.time_ms)?;
+        if outcome == Outcome::Dropped {
+            out.fill(f64::NAN);
+            return Ok(outcome);
         }
-        let mut outcome = Outcome::OnTime;
-        if let Some(g) = self.newest
-            && t < g
-        {
-            let watermark = g.saturating_sub(self.plan.lateness);
-            if t < watermark {
-                match self.plan.policy {
-                    LatePolicy::Error => {
-                        return Err(Error::LateEvent {
-                            behind_ms: watermark - t,
-                            allowed_ms: self.plan.lateness,
-                        });
-                    }
-                    LatePolicy::Drop => {
-                        self.stats.late_dropped += 1;
-                        out.fill(f64::NAN);
-                        return Ok(Outcome::Dropped);
-                    }
-                    LatePolicy::Process => {
-                        t = watermark;
-                        outcome = Outcome::Clamped;
-                        self.stats.late_processed += 1;
-                    }
-                }
-            } else {
-                outcome = Outcome::Late;
-                self.stats.late_placed += 1;
-            }
-        }
-        let newest = self.newest.map_or(t, |g| g.max(t));
-        self.newest = Some(newest);
+        let newest = self.newest.unwrap_or(t);
         let ttl_limit = self.plan.ttl.map(|ttl| newest.saturating_sub(ttl));
         // Recency order is only needed for TTL sweeps and the LRU cap.
         let track_recency = ttl_limit.is_some() || self.plan.max_entities.is_some();
@@ -453,9 +421,10 @@ impl FeatureEngine {
             let idx = match store.find(kref) {
                 Some(i) => {
                     if let Some(limit) = ttl_limit
-                        && store.entity(i).newest().is_some_and(|n| n < limit)
+                        && store.newest(i) < limit
                     {
                         *store.entity_mut(i) = Entity::new(kp);
+                        store.reset_newest(i);
                         self.stats.ttl_evictions += 1;
                     }
                     if track_recency {
@@ -485,9 +454,10 @@ impl FeatureEngine {
                 &event.values,
                 out,
             );
+            store.saw(idx, t);
             if let Some(limit) = ttl_limit {
                 while let Some(lru) = store.lru()
-                    && store.entity(lru).newest().is_none_or(|n| n < limit)
+                    && store.newest(lru) < limit
                 {
                     store.remove(lru);
                     self.stats.ttl_evictions += 1;
@@ -499,6 +469,51 @@ impl FeatureEngine {
         }
         self.stats.events += 1;
         Ok(outcome)
+    }
+
+    /// The event-time logic of one event at time `t`: range check, watermark and late policy.
+    /// Updates the newest time and the late counters; returns the time to process the event at
+    /// (the watermark for a clamped event) and its outcome. On error nothing changed.
+    pub(super) fn admit(&mut self, t: i64) -> Result<(i64, Outcome)> {
+        if t.unsigned_abs() > MAX_ABS_TIME_MS as u64 {
+            return Err(Error::InvalidField {
+                field: self.plan.schema.timestamp_field().to_string(),
+                reason: format!(
+                    "{t} ms is outside the supported range of +-{MAX_ABS_TIME_MS} ms around 1970"
+                ),
+            });
+        }
+        let mut t = t;
+        let mut outcome = Outcome::OnTime;
+        if let Some(g) = self.newest
+            && t < g
+        {
+            let watermark = g.saturating_sub(self.plan.lateness);
+            if t < watermark {
+                match self.plan.policy {
+                    LatePolicy::Error => {
+                        return Err(Error::LateEvent {
+                            behind_ms: watermark - t,
+                            allowed_ms: self.plan.lateness,
+                        });
+                    }
+                    LatePolicy::Drop => {
+                        self.stats.late_dropped += 1;
+                        return Ok((t, Outcome::Dropped));
+                    }
+                    LatePolicy::Process => {
+                        t = watermark;
+                        outcome = Outcome::Clamped;
+                        self.stats.late_processed += 1;
+                    }
+                }
+            } else {
+                outcome = Outcome::Late;
+                self.stats.late_placed += 1;
+            }
+        }
+        self.newest = Some(self.newest.map_or(t, |g| g.max(t)));
+        Ok((t, outcome))
     }
 
     /// Process a batch of events in input order, by the same code as [`FeatureEngine::update`], and
@@ -522,29 +537,15 @@ impl FeatureEngine {
         Ok(out)
     }
 
-    /// [`FeatureEngine::transform`] for a batch given as columns (e.g. from a data frame): each
-    /// row is turned into an [`Event`] (one buffer, reused) and processed by
-    /// [`FeatureEngine::update_into`], the same code as [`FeatureEngine::update`]. Returns the
-    /// row-major feature matrix. On an error the rows before the failing one have been applied;
-    /// the error names the row.
+    /// [`FeatureEngine::transform`] for a batch given as columns (e.g. from a data frame; keys
+    /// dictionary-encoded). Returns the row-major feature matrix: exactly the rows, final state and
+    /// counters that [`FeatureEngine::update_into`] on each row in input order gives (the same
+    /// per-entity code runs, entity by entity so that each entity's state stays in cache; see
+    /// `features/batch.rs`). On an error the rows before the failing one have been applied; the
+    /// error names the row.
     pub fn transform_columns(&mut self, cols: &EventColumns<'_>) -> Result<Vec<f64>> {
         self.plan.schema.check_columns(cols)?;
-        let n = self.n_features();
-        let rows = cols.len();
-        let mut out = vec![0.0; rows * n];
-        let mut ev = Event::default();
-        for row in 0..rows {
-            let o = &mut out[row * n..(row + 1) * n];
-            self.plan
-                .schema
-                .fill_from_columns(cols, row, &mut ev)
-                .and_then(|()| self.update_into(&ev, o))
-                .map_err(|e| Error::InRow {
-                    row,
-                    source: Box::new(e),
-                })?;
-        }
-        Ok(out)
+        self.transform_columns_by_entity(cols)
     }
 
     /// [`FeatureEngine::transform`] as an `events.len() x n_features` array.
@@ -626,9 +627,10 @@ impl FeatureEngine {
             }
             _ => {}
         }
-        if snap.stores.len() != engine.plan.keys.len()
-            || !snap
-                .stores
+        let mut stores = snap.stores;
+        stores.iter_mut().for_each(Store::rebuild_newest);
+        if stores.len() != engine.plan.keys.len()
+            || !stores
                 .iter()
                 .zip(&engine.plan.keys)
                 .all(|(s, kp)| s.is_consistent(kp))
@@ -638,7 +640,7 @@ impl FeatureEngine {
             )
             .into());
         }
-        engine.stores = snap.stores;
+        engine.stores = stores;
         engine.newest = snap.newest;
         engine.stats = snap.stats;
         Ok(engine)

@@ -68,6 +68,7 @@
 //! # Ok::<(), fraud_core::Error>(())
 //! ```
 
+mod batch;
 pub mod engine;
 pub mod spec;
 mod state;

@@ -403,6 +403,11 @@ pub(crate) struct GroupPlan {
     pub mins: Vec<usize>,
     pub maxs: Vec<usize>,
     pub distinct: Vec<DistinctSlot>,
+    /// Whether the window must be moved before the current event is recorded (a delay, or a
+    /// feature that excludes the current event); otherwise it moves once, after.
+    pub pre: bool,
+    /// No min, max or distinct aggregates (only counts and sums).
+    pub plain: bool,
 }
 
 /// One decayed average: value column, snapshot columns, half-life.
@@ -541,6 +546,8 @@ impl KeyPlan {
             mins: vec![],
             maxs: vec![],
             distinct: vec![],
+            pre: delay > 0,
+            plain: true,
         });
         self.span = self.span.max(window + delay);
         self.groups.len() - 1
@@ -954,6 +961,21 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
     }
     if spec.max_entities == Some(0) {
         return Err(spec_err("max_entities", "must be at least 1"));
+    }
+    for kp in &mut keys {
+        for g in &mut kp.groups {
+            g.plain = g.mins.is_empty() && g.maxs.is_empty() && g.distinct.is_empty();
+        }
+        for f in &kp.features {
+            if let KeyOp::Window {
+                group,
+                include_current: false,
+                ..
+            } = f.op
+            {
+                kp.groups[group].pre = true;
+            }
+        }
     }
     Ok(Plan {
         schema,

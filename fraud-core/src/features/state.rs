@@ -175,6 +175,11 @@ pub(crate) struct Store {
     /// Least recently used.
     tail: u32,
     len: usize,
+    /// Newest event time of each slot's entity (`i64::MIN` while it has none), kept apart from
+    /// the slots so that TTL sweeps and batch planning never touch entity state. Rebuilt from the
+    /// entities on restore.
+    #[serde(skip)]
+    newest: Vec<i64>,
 }
 
 impl Default for Store {
@@ -188,6 +193,7 @@ impl Default for Store {
             head: NIL,
             tail: NIL,
             len: 0,
+            newest: vec![],
         }
     }
 }
@@ -206,13 +212,41 @@ impl Store {
     }
 
     #[inline]
-    pub fn entity(&self, i: u32) -> &Entity {
-        &self.slots[i as usize].entity
-    }
-
-    #[inline]
     pub fn entity_mut(&mut self, i: u32) -> &mut Entity {
         &mut self.slots[i as usize].entity
+    }
+
+    /// Move entity `i`'s state out, leaving an empty placeholder.
+    pub fn take_entity(&mut self, i: u32) -> Entity {
+        std::mem::take(&mut self.slots[i as usize].entity)
+    }
+
+    /// Newest event time of entity `i` (`i64::MIN` if it has none yet).
+    #[inline]
+    pub fn newest(&self, i: u32) -> i64 {
+        self.newest[i as usize]
+    }
+
+    /// Record that entity `i` processed an event at time `t`.
+    #[inline]
+    pub fn saw(&mut self, i: u32, t: i64) {
+        let n = &mut self.newest[i as usize];
+        *n = (*n).max(t);
+    }
+
+    /// Forget entity `i`'s newest time (its state was reset).
+    #[inline]
+    pub fn reset_newest(&mut self, i: u32) {
+        self.newest[i as usize] = i64::MIN;
+    }
+
+    /// Rebuild the newest-time index from the entities (after deserialising).
+    pub fn rebuild_newest(&mut self) {
+        self.newest = self
+            .slots
+            .iter()
+            .map(|s| s.entity.newest().unwrap_or(i64::MIN))
+            .collect();
     }
 
     /// The least recently used entity.
@@ -264,11 +298,13 @@ impl Store {
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
+                self.newest[i as usize] = i64::MIN;
                 i
             }
             None => {
                 self.slots.push(slot);
                 self.links.push([NIL, NIL]);
+                self.newest.push(i64::MIN);
                 (self.slots.len() - 1) as u32
             }
         };
@@ -295,6 +331,7 @@ impl Store {
             StoredKey::Vacant => {}
         }
         slot.entity = Entity::default();
+        self.newest[i as usize] = i64::MIN;
         self.free.push(i);
         self.len -= 1;
     }
@@ -319,7 +356,7 @@ impl Store {
             return false;
         }
         // Walk the list from the head: it must visit every live slot once and end at the tail.
-        if self.links.len() != n {
+        if self.links.len() != n || self.newest.len() != n {
             return false;
         }
         let mut seen = 0usize;
@@ -351,7 +388,9 @@ impl Store {
         let per_slot = std::mem::size_of::<Slot>();
         let mut total = self.slots.capacity() * per_slot
             + self.raw.capacity() * (std::mem::size_of::<(SmallKey, u32)>() + 1)
-            + self.hashed.capacity() * (std::mem::size_of::<(u128, u32)>() + 1);
+            + self.hashed.capacity() * (std::mem::size_of::<(u128, u32)>() + 1)
+            + self.links.capacity() * 8
+            + self.newest.capacity() * 8;
         for s in &self.slots {
             if let StoredKey::Raw(SmallKey::Heap(k)) = &s.key {
                 total += 2 * k.len();

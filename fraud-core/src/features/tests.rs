@@ -1118,27 +1118,53 @@ fn handbook_spec_matches_the_definitions_on_the_shared_stream() {
 // Columnar batches.
 
 fn columns_spec() -> FeatureSpec {
-    spec_of(
-        vec![
-            json!({"kind": "window", "name": "n", "key": "card", "agg": "count", "window": 1000}),
-            json!({"kind": "window", "name": "m", "key": "shop", "agg": "mean", "field": "amount", "window": 800, "include_current": false}),
-            json!({"kind": "window", "name": "r", "key": "shop", "agg": "risk", "window": 800, "delay": 300}),
-            json!({"kind": "time_since_last", "name": "g", "key": "card"}),
-        ],
-        500,
-    )
+    columns_spec_with(500, "error", None, None)
 }
 
-proptest! {
-    #[test]
-    fn prop_transform_columns_equals_transform((steps, late) in stream()) {
-        let spec = columns_spec();
-        let evs = events(&steps, 500.min(late), 1_000_000);
-        let mut a = FeatureEngine::new(spec.clone()).unwrap();
-        let expected = a.transform(&evs);
+/// A spec over both key fields with every state-dependent kind, and optional TTL and LRU cap.
+fn columns_spec_with(
+    lateness: i64,
+    policy: &str,
+    ttl: Option<i64>,
+    max_entities: Option<usize>,
+) -> FeatureSpec {
+    let mut v = json!({
+        "schema": schema_json(),
+        "lateness": {"allowed": lateness, "policy": policy},
+        "features": [
+            {"kind": "window", "name": "n", "key": "card", "agg": "count", "window": 1000},
+            {"kind": "window", "name": "m", "key": "shop", "agg": "mean", "field": "amount", "window": 800, "include_current": false},
+            {"kind": "window", "name": "r", "key": "shop", "agg": "risk", "window": 800, "delay": 300},
+            {"kind": "window", "name": "mx", "key": "card", "agg": "max", "field": "qty", "window": 700},
+            {"kind": "window", "name": "d", "key": "card", "agg": "distinct", "field": "shop", "window": 1200},
+            {"kind": "time_since_last", "name": "g", "key": "card", "max_gap": 1500},
+            {"kind": "calendar", "name": "h", "part": "hour"},
+        ],
+    });
+    if let Some(t) = ttl {
+        v["ttl"] = json!(t);
+    }
+    if let Some(m) = max_entities {
+        v["max_entities"] = json!(m);
+    }
+    FeatureSpec::from_value(v).unwrap()
+}
+
+/// Dictionary-encoded columns of `evs` (codes assigned in order of first appearance).
+struct Cols {
+    uniques: Vec<String>,
+    codes: Vec<Vec<i64>>,
+    times: Vec<i64>,
+    amount: Vec<f64>,
+    qty: Vec<f64>,
+    label: Vec<f64>,
+}
+
+impl Cols {
+    fn new(evs: &[Event]) -> Self {
         let mut uniques: Vec<String> = Vec::new();
         let mut codes: Vec<Vec<i64>> = vec![Vec::new(); 2];
-        for ev in &evs {
+        for ev in evs {
             for (k, key) in ev.keys.iter().enumerate() {
                 let c = match uniques.iter().position(|u| u == key) {
                     Some(c) => c,
@@ -1150,31 +1176,108 @@ proptest! {
                 codes[k].push(c as i64);
             }
         }
-        let times: Vec<i64> = evs.iter().map(|e| e.time_ms).collect();
-        let amount: Vec<f64> = evs.iter().map(|e| e.values[0]).collect();
-        let qty: Vec<f64> = evs.iter().map(|e| e.values[1]).collect();
-        let label: Vec<f64> = evs.iter().map(|e| e.label.unwrap_or(f64::NAN)).collect();
-        let cols = crate::event::EventColumns {
-            time: crate::event::TimeColumn::Epoch(&times),
-            keys: codes
+        Cols {
+            uniques,
+            codes,
+            times: evs.iter().map(|e| e.time_ms).collect(),
+            amount: evs.iter().map(|e| e.values[0]).collect(),
+            qty: evs.iter().map(|e| e.values[1]).collect(),
+            label: evs.iter().map(|e| e.label.unwrap_or(f64::NAN)).collect(),
+        }
+    }
+
+    fn view(&self) -> crate::event::EventColumns<'_> {
+        crate::event::EventColumns {
+            time: crate::event::TimeColumn::Epoch(&self.times),
+            keys: self
+                .codes
                 .iter()
-                .map(|c| crate::event::KeyColumn { codes: c, values: &uniques })
+                .map(|c| crate::event::KeyColumn {
+                    codes: c,
+                    values: &self.uniques,
+                })
                 .collect(),
-            numeric: vec![&amount, &qty],
-            label: Some(&label),
-        };
-        let mut b = FeatureEngine::new(spec).unwrap();
-        let got = b.transform_columns(&cols);
-        match (expected, got) {
-            (Ok(x), Ok(y)) => {
-                prop_assert_eq!(x.len(), y.len());
-                for (p, q) in x.iter().zip(&y) {
-                    prop_assert!(p.to_bits() == q.to_bits(), "{} != {}", p, q);
+            numeric: vec![&self.amount, &self.qty],
+            label: Some(&self.label),
+        }
+    }
+}
+
+fn same_bits(x: &[f64], y: &[f64]) -> std::result::Result<(), TestCaseError> {
+    prop_assert_eq!(x.len(), y.len());
+    for (i, (p, q)) in x.iter().zip(y).enumerate() {
+        prop_assert!(p.to_bits() == q.to_bits(), "value {}: {} != {}", i, p, q);
+    }
+    Ok(())
+}
+
+fn engine_for(spec: &FeatureSpec, hashed: bool) -> FeatureEngine {
+    if hashed {
+        FeatureEngine::with_key_secret(spec.clone(), b"0123456789abcdef").unwrap()
+    } else {
+        FeatureEngine::new(spec.clone()).unwrap()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(192))]
+    /// The entity-by-entity batch equals row-by-row `update_into`: outputs, errors, counters and
+    /// the complete final state, under every late policy, with TTL eviction and an LRU cap, with
+    /// raw and hashed keys, and when the stream is split into several batches.
+    #[test]
+    fn prop_transform_columns_equals_update(
+        (steps, late) in stream(),
+        policy in prop_oneof![Just("error"), Just("drop"), Just("process")],
+        ttl in prop_oneof![Just(None), (3000i64..6000).prop_map(Some)],
+        cap in prop_oneof![Just(None), (1usize..5).prop_map(Some)],
+        hashed in any::<bool>(),
+        split in 0usize..120,
+        bad in prop_oneof![3 => Just(None), 1 => (0usize..120).prop_map(Some)],
+    ) {
+        let lateness = 500.min(late);
+        let spec = columns_spec_with(lateness, policy, ttl, cap);
+        // Some streams go further back than the lateness, to exercise the policies.
+        let mut evs = events(&steps, lateness + 200, 1_000_000);
+        if let Some(b) = bad {
+            let b = b % evs.len();
+            evs[b].values[0] = f64::INFINITY;
+        }
+        let mut a = engine_for(&spec, hashed);
+        let n = a.n_features();
+        let mut expected = Vec::new();
+        let mut first_err = None;
+        for (row, ev) in evs.iter().enumerate() {
+            let mut o = vec![0.0; n];
+            match a.update_into(ev, &mut o) {
+                Ok(_) => expected.extend(o),
+                Err(e) => {
+                    first_err = Some(Error::InRow { row, source: Box::new(e) });
+                    break;
                 }
             }
-            (Err(x), Err(y)) => prop_assert_eq!(x, y),
-            (x, y) => prop_assert!(false, "{:?} vs {:?}", x.is_ok(), y.is_ok()),
         }
+        let mut b = engine_for(&spec, hashed);
+        let split = split.min(evs.len());
+        let mut got = Vec::new();
+        let mut err = None;
+        for (lo, hi) in [(0, split), (split, evs.len())] {
+            let cols = Cols::new(&evs[lo..hi]);
+            match b.transform_columns(&cols.view()) {
+                Ok(o) => got.extend(o),
+                Err(Error::InRow { row, source }) => {
+                    err = Some(Error::InRow { row: row + lo, source });
+                    break;
+                }
+                Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
+            }
+        }
+        prop_assert_eq!(&first_err, &err);
+        if err.is_none() {
+            same_bits(&expected, &got)?;
+        }
+        prop_assert_eq!(a.stats(), b.stats());
+        prop_assert_eq!(a.newest_time_ms(), b.newest_time_ms());
+        prop_assert!(a.stores == b.stores, "final states differ");
     }
 }
 

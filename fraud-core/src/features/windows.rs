@@ -28,14 +28,14 @@ pub(crate) struct Neumaier {
 }
 
 impl Neumaier {
+    /// Add `x`, accumulating the exact rounding error of the addition (Knuth's branch-free
+    /// TwoSum, which gives the same error term as Neumaier's comparison).
     #[inline]
     pub fn add(&mut self, x: f64) {
         let t = self.sum + x;
-        if self.sum.abs() >= x.abs() {
-            self.comp += (self.sum - t) + x;
-        } else {
-            self.comp += (x - t) + self.sum;
-        }
+        let xv = t - self.sum;
+        let sv = t - xv;
+        self.comp += (self.sum - sv) + (x - xv);
         self.sum = t;
     }
 
@@ -107,6 +107,15 @@ impl Sums {
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut SumState> {
         std::iter::once(&mut self.first).chain(self.rest.iter_mut())
     }
+    /// State `k`.
+    #[inline]
+    fn get_mut(&mut self, k: usize) -> &mut SumState {
+        if k == 0 {
+            &mut self.first
+        } else {
+            &mut self.rest[k - 1]
+        }
+    }
 }
 
 impl std::ops::Index<usize> for Sums {
@@ -123,41 +132,114 @@ impl std::ops::Index<usize> for Sums {
 
 /// One entity's events, sorted by time (stable: equal times in processing order).
 ///
-/// Entries are interleaved in one ring buffer, `1 + stride` words each: the time, then `stride`
-/// columns as raw 64-bit words (f64 bits or hash halves), so an entry's time and values share a
-/// cache line.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Entries are interleaved in one ring buffer of `width = 1 + stride` words each: the time, then
+/// `stride` columns as raw 64-bit words (f64 bits or hash halves), so an entry's time and values
+/// share a cache line. The capacity is a power of two, so locating an entry is a mask and a
+/// multiply. Serialised as the logical sequence of words (oldest entry first).
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Buffer {
-    data: VecDeque<u64>,
+    data: Vec<u64>,
     /// Words per entry (`1 + stride`).
     width: usize,
+    /// Physical index of the oldest entry.
+    head: usize,
     len: usize,
+    /// Capacity in entries (0 or a power of two); `data.len() == cap * width`.
+    cap: usize,
+}
+
+impl PartialEq for Buffer {
+    fn eq(&self, other: &Self) -> bool {
+        self.width == other.width
+            && self.len == other.len
+            && (0..self.len).all(|i| self.entry(i) == other.entry(i))
+    }
+}
+
+impl Serialize for Buffer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let words: Vec<u64> = (0..self.len)
+            .flat_map(|i| self.entry(i).iter().copied())
+            .collect();
+        let mut st = s.serialize_struct("Buffer", 3)?;
+        st.serialize_field("data", &words)?;
+        st.serialize_field("width", &self.width)?;
+        st.serialize_field("len", &self.len)?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Buffer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "Buffer")]
+        struct Raw {
+            data: Vec<u64>,
+            width: usize,
+            len: usize,
+        }
+        let raw = Raw::deserialize(d)?;
+        if raw.width == 0 || raw.data.len() != raw.len.saturating_mul(raw.width) {
+            return Err(serde::de::Error::custom(
+                "event buffer: data length does not match its entries",
+            ));
+        }
+        let cap = if raw.len == 0 {
+            0
+        } else {
+            raw.len.next_power_of_two()
+        };
+        let mut data = raw.data;
+        data.resize(cap * raw.width, 0);
+        Ok(Buffer {
+            data,
+            width: raw.width,
+            head: 0,
+            len: raw.len,
+            cap,
+        })
+    }
 }
 
 impl Buffer {
     /// An empty buffer for entries of `stride` columns.
     pub fn new(stride: usize) -> Self {
         Buffer {
-            data: VecDeque::new(),
+            data: Vec::new(),
             width: stride + 1,
+            head: 0,
             len: 0,
+            cap: 0,
         }
     }
     #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
+    /// Word offset of entry `i`.
+    #[inline]
+    fn at(&self, i: usize) -> usize {
+        debug_assert!(i < self.len);
+        ((self.head + i) & (self.cap.wrapping_sub(1))) * self.width
+    }
+    #[inline]
+    fn entry(&self, i: usize) -> &[u64] {
+        let a = self.at(i);
+        &self.data[a..a + self.width]
+    }
     #[inline]
     pub fn time(&self, i: usize) -> i64 {
-        self.data[i * self.width] as i64
+        self.data[self.at(i)] as i64
     }
     #[inline]
     pub fn word(&self, i: usize, c: usize) -> u64 {
-        self.data[i * self.width + 1 + c]
+        self.data[self.at(i) + 1 + c]
     }
     #[inline]
     pub fn set_word(&mut self, i: usize, c: usize, v: u64) {
-        self.data[i * self.width + 1 + c] = v;
+        let a = self.at(i);
+        self.data[a + 1 + c] = v;
     }
     #[inline]
     pub fn f(&self, i: usize, c: usize) -> f64 {
@@ -191,33 +273,61 @@ impl Buffer {
         }
         lo
     }
+    /// Double the capacity (at least 4 entries), keeping the entries in order from physical 0.
+    fn grow(&mut self) {
+        let cap = (self.cap * 2).max(4);
+        let mut data = vec![0u64; cap * self.width];
+        for i in 0..self.len {
+            let a = self.at(i);
+            data[i * self.width..(i + 1) * self.width]
+                .copy_from_slice(&self.data[a..a + self.width]);
+        }
+        self.data = data;
+        self.head = 0;
+        self.cap = cap;
+    }
+    /// Write entry `i` (which must exist).
+    #[inline]
+    fn write(&mut self, i: usize, t: i64, row: &[u64]) {
+        let a = self.at(i);
+        self.data[a] = t as u64;
+        self.data[a + 1..a + self.width].copy_from_slice(row);
+    }
     /// Append an entry (its time must be >= the newest).
     #[inline]
     pub fn push(&mut self, t: i64, row: &[u64]) {
         debug_assert_eq!(row.len() + 1, self.width);
-        self.data.push_back(t as u64);
-        self.data.extend(row.iter().copied());
-        self.len += 1;
-    }
-    /// Insert an entry at index `pos`.
-    pub fn insert(&mut self, pos: usize, t: i64, row: &[u64]) {
-        debug_assert_eq!(row.len() + 1, self.width);
-        let at = pos * self.width;
-        self.data.insert(at, t as u64);
-        for (c, w) in row.iter().enumerate() {
-            self.data.insert(at + 1 + c, *w);
+        if self.len == self.cap {
+            self.grow();
         }
         self.len += 1;
+        self.write(self.len - 1, t, row);
+    }
+    /// Insert an entry at index `pos`, shifting the newer ones up.
+    pub fn insert(&mut self, pos: usize, t: i64, row: &[u64]) {
+        debug_assert_eq!(row.len() + 1, self.width);
+        if self.len == self.cap {
+            self.grow();
+        }
+        self.len += 1;
+        for i in (pos + 1..self.len).rev() {
+            let (from, to) = (self.at(i - 1), self.at(i));
+            self.data.copy_within(from..from + self.width, to);
+        }
+        self.write(pos, t, row);
     }
     /// Drop the `n` oldest entries.
+    #[inline]
     pub fn drain_front(&mut self, n: usize) {
-        self.data.drain(..n * self.width);
+        debug_assert!(n <= self.len);
+        self.head = (self.head + n) & self.cap.wrapping_sub(1);
         self.len -= n;
     }
     /// Whether the layout is consistent (`stride` columns, sorted times).
     pub fn fits(&self, stride: usize) -> bool {
         self.width == stride + 1
-            && self.data.len() == self.len * self.width
+            && self.len <= self.cap
+            && self.data.len() == self.cap * self.width
             && (1..self.len).all(|i| self.time(i - 1) <= self.time(i))
     }
     /// Heap bytes held.
@@ -286,15 +396,24 @@ impl GroupState {
     }
 
     /// Add buffer entry `i` (which enters the window) to the aggregates.
+    #[inline]
     fn add(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize, was_empty: bool) {
-        let t = buf.time(i);
-        for (s, &c) in self.sums.iter_mut().zip(&gp.sums) {
+        for (k, &c) in gp.sums.iter().enumerate() {
             let x = buf.f(i, c);
+            let s = self.sums.get_mut(k);
             if was_empty {
                 s.reset(x);
             }
             s.add(x);
         }
+        if !gp.plain {
+            self.add_extra(gp, buf, i);
+        }
+    }
+
+    /// The min/max/distinct part of [`GroupState::add`].
+    fn add_extra(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize) {
+        let t = buf.time(i);
         for (dq, &c) in self.mins.iter_mut().zip(&gp.mins) {
             mono_insert(dq, t, buf.f(i, c), false);
         }
@@ -307,53 +426,67 @@ impl GroupState {
     }
 
     /// Remove buffer entry `i` (which leaves the window) from sums and distinct counts.
+    #[inline]
     fn remove(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize) {
-        for (s, &c) in self.sums.iter_mut().zip(&gp.sums) {
-            s.remove(buf.f(i, c));
+        for (k, &c) in gp.sums.iter().enumerate() {
+            self.sums.get_mut(k).remove(buf.f(i, c));
         }
-        for (m, &d) in self.distinct.iter_mut().zip(&gp.distinct) {
-            let k = buf.distinct_key(i, d);
-            if let Some(n) = m.get_mut(&k) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&k);
+        if !gp.distinct.is_empty() {
+            for (m, &d) in self.distinct.iter_mut().zip(&gp.distinct) {
+                let k = buf.distinct_key(i, d);
+                if let Some(n) = m.get_mut(&k) {
+                    *n -= 1;
+                    if *n == 0 {
+                        m.remove(&k);
+                    }
                 }
             }
         }
     }
 
     /// Move the head window to `(t - delay - window, t - delay]`; `t` must not decrease.
+    ///
+    /// Entries leave before new ones enter, so a window that empties restarts its sums exactly;
+    /// entries that would enter and leave in the same step are skipped.
     pub fn advance(&mut self, gp: &GroupPlan, buf: &Buffer, t: i64) {
         let upper = t.saturating_sub(gp.delay);
         let lower = upper.saturating_sub(gp.window);
-        while self.hi < buf.len() && buf.time(self.hi) <= upper {
-            let was_empty = self.lo == self.hi;
-            self.add(gp, buf, self.hi, was_empty);
-            self.hi += 1;
-        }
+        let n = buf.len();
         let mut removed = 0;
         while self.lo < self.hi && buf.time(self.lo) <= lower {
             self.remove(gp, buf, self.lo);
             self.lo += 1;
             removed += 1;
         }
+        if self.lo == self.hi {
+            while self.hi < n && buf.time(self.hi) <= lower {
+                self.hi += 1;
+            }
+            self.lo = self.hi;
+        }
         if removed > 0 {
             for dq in self.mins.iter_mut().chain(self.maxs.iter_mut()) {
+                if gp.plain {
+                    break;
+                }
                 while dq.front().is_some_and(|e| e.0 <= lower) {
                     dq.pop_front();
                 }
             }
             if self.lo == self.hi {
-                for s in self.sums.iter_mut() {
-                    s.reset(0.0);
-                }
                 self.removed = 0;
             } else {
                 self.removed += removed;
-                if self.removed > self.count().max(64) {
-                    self.recompute(gp, buf);
-                }
             }
+        }
+        let refresh = self.removed > self.count().max(64);
+        while self.hi < n && buf.time(self.hi) <= upper {
+            let was_empty = self.lo == self.hi;
+            self.add(gp, buf, self.hi, was_empty);
+            self.hi += 1;
+        }
+        if refresh {
+            self.recompute(gp, buf);
         }
     }
 
@@ -572,6 +705,8 @@ mod tests {
             mins: vec![],
             maxs: vec![],
             distinct: vec![],
+            pre: false,
+            plain: true,
         };
         let mut buf = Buffer::new(1);
         let mut g = GroupState::new(&gp);
