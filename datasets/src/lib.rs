@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod odds;
+pub mod simulator;
 pub mod synthetic;
+pub mod transactions;
 
 use std::path::PathBuf;
 
