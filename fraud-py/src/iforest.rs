@@ -476,6 +476,41 @@ impl PyIsolationForest {
         )
     }
 
+    /// Per-feature contributions, shape (n, d): non-negative, each row sums to `-score_samples`.
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let m = matrix(x)?;
+        let view = m.view();
+        let model = self.model();
+        let out = detached(py, move || match view {
+            View::F64(v) => model.explain(v),
+            View::F32(v) => model.explain(v),
+        })?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Reason codes: per row, up to `k` (feature index, contribution) pairs, largest first.
+    fn top_reasons(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        k: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Vec<(usize, f64)>>> {
+        let k = as_int(k)
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(|| param_err(k, "k", "an integer >= 0"))?;
+        let m = matrix(x)?;
+        let view = m.view();
+        let model = self.model();
+        detached(py, move || match view {
+            View::F64(v) => model.top_reasons(v, k),
+            View::F32(v) => model.top_reasons(v, k),
+        })
+    }
+
     /// -1 for outliers, 1 for inliers.
     fn predict<'py>(
         &self,

@@ -41,6 +41,7 @@
 //! # Ok::<(), fraud_core::Error>(())
 //! ```
 
+mod explain;
 mod layout;
 mod params;
 mod tree;
