@@ -109,6 +109,16 @@ pub enum Error {
     /// A keyed-hash secret that is missing, too short, or not the one a snapshot was written with.
     #[error("key secret: {0}")]
     KeySecret(String),
+    /// Labels that hold only one class: a supervised model needs both fraud and non-fraud rows.
+    #[error(
+        "y holds one class only ({present} labels in all {rows} rows): a supervised model needs both classes, at least one fraud and one non-fraud row"
+    )]
+    SingleClass {
+        /// The one class present: `"fraud"` or `"non-fraud"`.
+        present: &'static str,
+        /// Number of labelled rows.
+        rows: usize,
+    },
     /// An error in one row of a batch, with the row index (0-based, input order).
     #[error("row {row}: {source}")]
     InRow {

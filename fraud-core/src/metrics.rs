@@ -1,4 +1,4 @@
-//! Detection-quality metrics: ROC AUC, average precision and precision@k.
+//! Detection-quality metrics: ROC AUC, average precision, precision@k and card precision@k.
 //!
 //! Scores are "higher = more suspicious". Ties are handled as scikit-learn does: tied scores form one
 //! threshold (ROC AUC counts a tied positive/negative pair as one half).
@@ -111,6 +111,130 @@ pub fn precision_at_k(labels: &[bool], scores: &[f64], k: usize) -> Result<f64> 
     Ok(order[..k].iter().filter(|&&i| labels[i]).count() as f64 / k as f64)
 }
 
+/// Card precision@k of one day (see [`card_precision_at_k_daily`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DailyCardPrecision {
+    /// The day (as given in `days`).
+    pub day: i64,
+    /// Compromised cards among the day's top `k`, divided by `k`.
+    pub precision: f64,
+    /// Compromised cards in the top `k` (these are excluded from later days when
+    /// `remove_detected` is true).
+    pub detected: usize,
+    /// Cards with at least one fraud that day, among those still ranked (not removed).
+    pub compromised: usize,
+}
+
+/// Card precision@k per day, in increasing day order (the Fraud Detection Handbook's protocol).
+///
+/// Each transaction `i` has a day `days[i]`, a card (customer) `cards[i]`, a fraud label and a score.
+/// For each distinct day, in increasing order:
+///
+/// 1. every card with a transaction that day gets the day's highest score of its transactions, and is
+///    compromised when at least one of its transactions that day is a fraud;
+/// 2. with `remove_detected`, cards detected on an earlier day (compromised and in that day's top `k`)
+///    are left out;
+/// 3. the remaining cards are ranked by score, highest first; ties are broken by the card key in
+///    increasing order (`C: Ord`), so the result does not depend on the input order;
+/// 4. the day's precision is the number of compromised cards among the first `k`, divided by `k`
+///    (also when fewer than `k` cards are ranked that day, as in the handbook: then the precision
+///    cannot reach 1).
+///
+/// `-0.0` and `+0.0` are the same score. Errors: lengths that differ ([`Error::ShapeMismatch`]), no
+/// transaction ([`Error::EmptyInput`]), a NaN or infinite score ([`Error::InvalidInput`]), `k = 0`
+/// ([`Error::InvalidParameter`]).
+pub fn card_precision_at_k_daily<C: Ord>(
+    days: &[i64],
+    cards: &[C],
+    labels: &[bool],
+    scores: &[f64],
+    k: usize,
+    remove_detected: bool,
+) -> Result<Vec<DailyCardPrecision>> {
+    if days.len() != scores.len() || cards.len() != scores.len() {
+        return Err(Error::ShapeMismatch(format!(
+            "{} days, {} cards, {} labels and {} scores: one of each per transaction",
+            days.len(),
+            cards.len(),
+            labels.len(),
+            scores.len()
+        )));
+    }
+    check(labels, scores)?;
+    if k == 0 {
+        return Err(Error::param("k", 0, "an integer >= 1"));
+    }
+    // Transactions grouped by day, then by card.
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_unstable_by(|&a, &b| days[a].cmp(&days[b]).then_with(|| cards[a].cmp(&cards[b])));
+    let mut detected_before: std::collections::BTreeSet<&C> = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    // (card, max score, compromised) of the current day, in increasing card order.
+    let mut day_cards: Vec<(&C, f64, bool)> = Vec::new();
+    for day_rows in order.chunk_by(|&a, &b| days[a] == days[b]) {
+        let day = days[day_rows[0]];
+        day_cards.clear();
+        for card_rows in day_rows.chunk_by(|&a, &b| cards[a] == cards[b]) {
+            let card = &cards[card_rows[0]];
+            if remove_detected && detected_before.contains(card) {
+                continue;
+            }
+            let max = card_rows
+                .iter()
+                .map(|&i| scores[i] + 0.0) // -0.0 -> +0.0
+                .fold(f64::NEG_INFINITY, f64::max);
+            day_cards.push((card, max, card_rows.iter().any(|&i| labels[i])));
+        }
+        let compromised = day_cards.iter().filter(|c| c.2).count();
+        // Stable: equal scores keep the increasing card order.
+        day_cards.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let top = &day_cards[..k.min(day_cards.len())];
+        let detected = top.iter().filter(|c| c.2).count();
+        if remove_detected {
+            detected_before.extend(top.iter().filter(|c| c.2).map(|c| c.0));
+        }
+        out.push(DailyCardPrecision {
+            day,
+            precision: detected as f64 / k as f64,
+            detected,
+            compromised,
+        });
+    }
+    Ok(out)
+}
+
+/// Card precision@k: the mean over days of [`card_precision_at_k_daily`] (every distinct day counts
+/// once, also a day whose cards were all removed, with precision 0).
+///
+/// With `remove_detected = true` this is the Fraud Detection Handbook's "CP@k" (cards detected on an
+/// earlier day are not ranked again); with `false`, every day is ranked independently.
+///
+/// ```
+/// use fraud_core::metrics::card_precision_at_k;
+/// // Day 0: card 7 (fraud, score 0.9) and card 8 (two transactions, max 0.8, no fraud).
+/// // Day 1: card 7 again (fraud) and card 9 (fraud, 0.3).
+/// let days = [0, 0, 0, 1, 1];
+/// let cards = [7u64, 8, 8, 7, 9];
+/// let labels = [true, false, false, true, true];
+/// let scores = [0.9, 0.1, 0.8, 0.95, 0.3];
+/// // k = 1. Day 0: top card 7, compromised: 1/1. Day 1: card 7 was detected, so card 9 ranks: 1/1.
+/// assert_eq!(card_precision_at_k(&days, &cards, &labels, &scores, 1, true)?, 1.0);
+/// // k = 2 without removal. Day 0: {7, 8} -> 1/2. Day 1: {7, 9} -> 2/2.
+/// assert_eq!(card_precision_at_k(&days, &cards, &labels, &scores, 2, false)?, 0.75);
+/// # Ok::<(), fraud_core::Error>(())
+/// ```
+pub fn card_precision_at_k<C: Ord>(
+    days: &[i64],
+    cards: &[C],
+    labels: &[bool],
+    scores: &[f64],
+    k: usize,
+    remove_detected: bool,
+) -> Result<f64> {
+    let daily = card_precision_at_k_daily(days, cards, labels, scores, k, remove_detected)?;
+    Ok(daily.iter().map(|d| d.precision).sum::<f64>() / daily.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +303,134 @@ mod tests {
         assert!(roc_auc(&[], &[]).is_err());
         assert!(roc_auc(&[true, false], &[f64::NAN, 0.2]).is_err());
         assert!(average_precision(&[false, false], &[0.1, 0.2]).is_err());
+    }
+    /// Independent quadratic implementation of the handbook's definition, ties by card key.
+    fn naive_cp(days: &[i64], cards: &[u32], y: &[bool], s: &[f64], k: usize, remove: bool) -> f64 {
+        let mut uniq_days: Vec<i64> = days.to_vec();
+        uniq_days.sort();
+        uniq_days.dedup();
+        let mut removed: Vec<u32> = Vec::new();
+        let mut total = 0.0;
+        for &d in &uniq_days {
+            let mut per_card: Vec<(u32, f64, bool)> = Vec::new();
+            for i in 0..s.len() {
+                if days[i] != d || removed.contains(&cards[i]) {
+                    continue;
+                }
+                match per_card.iter_mut().find(|c| c.0 == cards[i]) {
+                    Some(c) => {
+                        c.1 = c.1.max(s[i]);
+                        c.2 |= y[i];
+                    }
+                    None => per_card.push((cards[i], s[i], y[i])),
+                }
+            }
+            per_card.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap().then(a.0.cmp(&b.0)));
+            let top: Vec<_> = per_card.iter().take(k).filter(|c| c.2).collect();
+            total += top.len() as f64 / k as f64;
+            if remove {
+                removed.extend(top.iter().map(|c| c.0));
+            }
+        }
+        total / uniq_days.len() as f64
+    }
+
+    #[test]
+    fn card_precision_matches_naive_definition() {
+        let mut state = 99u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        for n in [1usize, 2, 10, 60, 400] {
+            let days: Vec<i64> = (0..n).map(|_| next(5) as i64 - 2).collect();
+            let cards: Vec<u32> = (0..n).map(|_| next(12) as u32).collect();
+            let y: Vec<bool> = (0..n).map(|_| next(4) == 0).collect();
+            let s: Vec<f64> = (0..n).map(|_| next(6) as f64 / 2.0).collect();
+            for k in [1, 2, 3, 7, 50] {
+                for remove in [true, false] {
+                    let got = card_precision_at_k(&days, &cards, &y, &s, k, remove).unwrap();
+                    let want = naive_cp(&days, &cards, &y, &s, k, remove);
+                    assert!(
+                        (got - want).abs() < 1e-15,
+                        "n={n} k={k} {remove}: {got} {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn card_precision_ties_by_card_key_and_day_details() {
+        // Both cards tie at 0.5; the smaller key ("a") ranks first, whatever the input order.
+        let days = [3, 3];
+        for (cards, y) in [(["b", "a"], [false, true]), (["a", "b"], [true, false])] {
+            assert_eq!(
+                card_precision_at_k(&days, &cards, &y, &[0.5, 0.5], 1, true).unwrap(),
+                1.0
+            );
+        }
+        assert_eq!(
+            card_precision_at_k(
+                &days,
+                &["b", "a"],
+                &[true, false],
+                &[0.5, -0.0 + 0.5],
+                1,
+                true
+            )
+            .unwrap(),
+            0.0
+        );
+        // -0.0 and 0.0 tie.
+        assert_eq!(
+            card_precision_at_k(&days, &[2u8, 1], &[false, true], &[0.0, -0.0], 1, true).unwrap(),
+            1.0
+        );
+        let daily = card_precision_at_k_daily(
+            &[5, 1, 1, 5],
+            &[1u8, 1, 2, 2],
+            &[true, true, false, false],
+            &[0.1, 0.9, 0.2, 0.3],
+            3,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            daily,
+            vec![
+                DailyCardPrecision {
+                    day: 1,
+                    precision: 1.0 / 3.0,
+                    detected: 1,
+                    compromised: 1
+                },
+                DailyCardPrecision {
+                    day: 5,
+                    precision: 0.0,
+                    detected: 0,
+                    compromised: 0
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn card_precision_refuses_bad_inputs() {
+        let e = card_precision_at_k(&[0, 0], &[1, 2], &[true, false], &[0.1], 1, true).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch(_)), "{e}");
+        let e = card_precision_at_k(&[0], &[1, 2], &[true], &[0.1], 1, true).unwrap_err();
+        assert!(matches!(e, Error::ShapeMismatch(_)), "{e}");
+        let e = card_precision_at_k::<u8>(&[], &[], &[], &[], 1, true).unwrap_err();
+        assert!(matches!(e, Error::EmptyInput(_)), "{e}");
+        let e = card_precision_at_k(&[0], &[1], &[true], &[f64::NAN], 1, true).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)) && e.to_string().contains("score[0]"));
+        let e = card_precision_at_k(&[0], &[1], &[true], &[0.5], 0, true).unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidParameter { name: "k", .. }),
+            "{e}"
+        );
     }
 }

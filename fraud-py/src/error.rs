@@ -169,7 +169,7 @@ pub fn to_py(py: Python<'_>, err: fraud_core::Error) -> PyErr {
             Err(e) => e,
         },
         E::Artifact(_) => ArtifactError::new_err(msg),
-        E::InvalidInput(_) => InvalidInputError::new_err(msg),
+        E::InvalidInput(_) | E::SingleClass { .. } => InvalidInputError::new_err(msg),
         E::SpecJson { .. } | E::InvalidSpec { .. } => SpecError::new_err(msg),
         E::UnknownField { .. } | E::MissingField { .. } | E::InvalidField { .. } => {
             SchemaError::new_err(msg)

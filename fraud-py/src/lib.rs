@@ -1,8 +1,10 @@
 //! Python binding of `fraud-core`: the native module `fraud_core._fraud_core`.
 //!
 //! One file per core module: [`error`] (exception hierarchy, panic guard), [`iforest`] (the
-//! isolation forest), [`features`] (the streaming feature engine), [`metrics`]. The scikit-learn estimator is pure Python
-//! (`python/fraud_core/_iforest.py`) and holds a native object.
+//! isolation forest), [`features`] (the streaming feature engine), [`metrics`], [`zscore`] (z-score
+//! detectors), [`supervised`] (random forest / logistic regression). The scikit-learn estimators
+//! are pure Python (`python/fraud_core/_iforest.py`, `python/fraud_core/_zscore.py`,
+//! `python/fraud_core/_supervised.py`) and hold a native object.
 
 use pyo3::prelude::*;
 
@@ -10,6 +12,8 @@ pub mod error;
 pub mod features;
 pub mod iforest;
 pub mod metrics;
+pub mod supervised;
+pub mod zscore;
 
 /// The native module.
 #[pymodule]
@@ -21,5 +25,8 @@ fn _fraud_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics::roc_auc_score, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::average_precision_score, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::precision_at_k, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::card_precision_at_k, m)?)?;
+    m.add_class::<zscore::PyZScore>()?;
+    m.add_class::<supervised::PySupervised>()?;
     Ok(())
 }

@@ -85,3 +85,36 @@ pub fn precision_at_k(
         fraud_core::metrics::precision_at_k(y, s, k)
     })
 }
+
+fn int64s<'py>(a: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray1<'py, i64>> {
+    a.extract::<PyReadonlyArray1<'py, i64>>().map_err(|_| {
+        dtype_err(
+            a.py(),
+            format!(
+                "{what} must be a 1-D numpy array of int64 (fraud_core.metrics.card_precision_at_k converts)"
+            ),
+        )
+    })
+}
+
+/// Card precision@k (Fraud Detection Handbook): per day, the fraction of compromised cards among the
+/// `k` cards with the highest score, averaged over days. `days` and `cards` are int64 codes (cards
+/// tie-break in increasing code order); with `remove_detected`, cards detected on an earlier day
+/// are not ranked again.
+#[pyfunction]
+#[pyo3(signature = (days, cards, y_true, y_score, k, remove_detected=true))]
+pub fn card_precision_at_k(
+    py: Python<'_>,
+    days: &Bound<'_, PyAny>,
+    cards: &Bound<'_, PyAny>,
+    y_true: &Bound<'_, PyAny>,
+    y_score: &Bound<'_, PyAny>,
+    k: usize,
+    remove_detected: bool,
+) -> PyResult<f64> {
+    let (d, c) = (int64s(days, "days")?, int64s(cards, "cards")?);
+    let (dv, cv) = (d.as_array().to_vec(), c.as_array().to_vec());
+    with_slices(py, y_true, y_score, move |y, s| {
+        fraud_core::metrics::card_precision_at_k(&dv, &cv, y, s, k, remove_detected)
+    })
+}

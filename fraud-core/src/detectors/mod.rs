@@ -1,3 +1,5 @@
 //! Anomaly detectors.
 
 pub mod iforest;
+pub mod supervised;
+pub mod zscore;

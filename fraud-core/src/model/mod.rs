@@ -41,6 +41,12 @@ pub enum ArtifactKind {
     IsolationForest,
     /// The state of a [`crate::features::FeatureEngine`] (spec, per-entity windows, counters).
     FeatureEngineSnapshot,
+    /// A [`crate::detectors::zscore::ZScore`] or [`crate::detectors::zscore::RobustZScore`] (the
+    /// payload records which).
+    ZScore,
+    /// A [`crate::detectors::supervised::SupervisedModel`] (random forest or logistic regression).
+    /// Tag 5 (tag 4 is reserved).
+    Supervised,
 }
 
 impl ArtifactKind {
@@ -49,6 +55,8 @@ impl ArtifactKind {
         match self {
             ArtifactKind::IsolationForest => 1,
             ArtifactKind::FeatureEngineSnapshot => 2,
+            ArtifactKind::ZScore => 3,
+            ArtifactKind::Supervised => 5,
         }
     }
 
@@ -57,6 +65,8 @@ impl ArtifactKind {
         match self {
             ArtifactKind::IsolationForest => "IsolationForest",
             ArtifactKind::FeatureEngineSnapshot => "FeatureEngineSnapshot",
+            ArtifactKind::ZScore => "ZScore",
+            ArtifactKind::Supervised => "Supervised",
         }
     }
 
@@ -65,6 +75,8 @@ impl ArtifactKind {
         match tag {
             1 => Some(ArtifactKind::IsolationForest),
             2 => Some(ArtifactKind::FeatureEngineSnapshot),
+            3 => Some(ArtifactKind::ZScore),
+            5 => Some(ArtifactKind::Supervised),
             _ => None,
         }
     }

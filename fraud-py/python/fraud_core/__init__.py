@@ -6,7 +6,12 @@
 * :class:`FeatureEngine`: streaming features per entity (exact sliding windows, delays, calendar...)
   from a JSON spec; ``update(event)`` per event and ``transform(df)`` for a pandas DataFrame run the
   same Rust code; ``snapshot``/``restore``, ``forget``, pickle support.
-* Metrics: :func:`roc_auc_score`, :func:`average_precision_score`, :func:`precision_at_k`.
+* :class:`ZScore`, :class:`RobustZScore`: per-feature z-score detectors (mean/std or median/MAD),
+  scikit-learn compatible, with per-feature ``z(X)`` and ``to_bytes``/``from_bytes`` artifacts.
+* :class:`SupervisedClassifier`: for labelled data, a random forest or an L2 logistic regression
+  (smartcore, in Rust) with class balancing, scikit-learn compatible, ``to_bytes``/``from_bytes``.
+* Metrics: :func:`roc_auc_score`, :func:`average_precision_score`, :func:`precision_at_k`,
+  :func:`card_precision_at_k`.
 * Errors: every exception derives from :class:`FraudError`, itself a ``ValueError``.
 """
 
@@ -27,7 +32,14 @@ from ._fraud_core import (
 )
 from ._features import FeatureEngine
 from ._iforest import IsolationForest
-from .metrics import average_precision_score, precision_at_k, roc_auc_score
+from ._supervised import SupervisedClassifier
+from ._zscore import RobustZScore, ZScore
+from .metrics import (
+    average_precision_score,
+    card_precision_at_k,
+    precision_at_k,
+    roc_auc_score,
+)
 
 __all__ = [
     "ArtifactError",
@@ -41,11 +53,15 @@ __all__ = [
     "LateEventError",
     "NonFiniteError",
     "NotFittedError",
+    "RobustZScore",
     "SchemaError",
     "ShapeError",
     "SpecError",
+    "SupervisedClassifier",
+    "ZScore",
     "__version__",
     "average_precision_score",
+    "card_precision_at_k",
     "precision_at_k",
     "roc_auc_score",
 ]
