@@ -134,6 +134,7 @@ impl HandbookColumns {
             keys: vec![self.customer.column(), self.terminal.column()],
             numeric: vec![&tx.amount],
             label: Some(&self.label),
+            id: None,
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct Event {
     pub values: Vec<f64>,
     /// The label (e.g. 1.0 for fraud, 0.0 for genuine), if known. Must be finite.
     pub label: Option<f64>,
+    /// The event's id (the schema's `id` field), used to match label feedback to it later.
+    pub id: Option<String>,
 }
 
 impl Event {
@@ -55,7 +57,14 @@ impl Event {
             keys,
             values,
             label,
+            id: None,
         }
+    }
+
+    /// The same event with an id (see [`Event::id`]).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
     }
 }
 
@@ -66,6 +75,7 @@ enum Slot {
     Key(usize),
     Numeric(usize),
     Label,
+    Id,
     Ignored,
 }
 
@@ -77,6 +87,7 @@ pub struct EventSchema {
     keys: Vec<String>,
     numeric: Vec<String>,
     label: Option<String>,
+    id: Option<String>,
     lookup: HashMap<String, Slot>,
 }
 
@@ -128,8 +139,38 @@ impl EventSchema {
             keys: keys.to_vec(),
             numeric: numeric.to_vec(),
             label: label.map(str::to_string),
+            id: None,
             lookup,
         })
+    }
+
+    /// Declare the event-id field (used to match label feedback to earlier events).
+    pub fn with_id_field(mut self, id: &str) -> Result<Self> {
+        if id.is_empty() {
+            return Err(Error::InvalidSpec {
+                location: "schema.id".into(),
+                message: "field names must not be empty".into(),
+            });
+        }
+        match self.lookup.get(id) {
+            None => {}
+            Some(_) => {
+                return Err(Error::InvalidSpec {
+                    location: "schema.id".into(),
+                    message: format!(
+                        "field `{id}` is declared twice; each field has one role (timestamp, key, numeric, label or id)"
+                    ),
+                });
+            }
+        }
+        self.lookup.insert(id.to_string(), Slot::Id);
+        self.id = Some(id.to_string());
+        Ok(self)
+    }
+
+    /// The event-id field name, if the schema has one.
+    pub fn id_field(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 
     /// The timestamp field name.
@@ -163,6 +204,9 @@ impl EventSchema {
         }
         if let Some(l) = &self.label {
             names.push(format!("label `{l}`"));
+        }
+        if let Some(l) = &self.id {
+            names.push(format!("id `{l}`"));
         }
         let ignored: Vec<String> = self
             .lookup
@@ -204,6 +248,7 @@ impl EventSchema {
         ev.values.clear();
         ev.values.resize(self.numeric.len(), f64::NAN);
         ev.label = None;
+        ev.id = None;
         EventBuilder {
             schema: self,
             ev,
@@ -374,6 +419,9 @@ pub struct EventColumns<'a> {
     pub numeric: Vec<&'a [f64]>,
     /// The label column, if given; NaN means "not known" (like a missing label).
     pub label: Option<&'a [f64]>,
+    /// The event-id column, if given (dictionary-encoded like a key; a negative code is a missing
+    /// id).
+    pub id: Option<KeyColumn<'a>>,
 }
 
 impl EventColumns<'_> {
@@ -431,6 +479,14 @@ impl EventSchema {
             }
             lens.push((self.label.as_deref().unwrap_or("label"), l.len()));
         }
+        if let Some(c) = &cols.id {
+            if self.id.is_none() {
+                return Err(Error::InvalidInput(
+                    "an id column was given but the schema declares no id field".into(),
+                ));
+            }
+            lens.push((self.id.as_deref().unwrap_or("id"), c.codes.len()));
+        }
         if let Some((f, len)) = lens.iter().find(|(_, len)| *len != n) {
             return shape(format!(
                 "column `{f}` has {len} rows, the timestamp column `{}` has {n}",
@@ -477,6 +533,28 @@ impl EventSchema {
         }
     }
 
+    /// The id text of row `row` (`None` when the batch has no id column or the code is negative).
+    #[inline]
+    pub fn column_id<'c>(&self, cols: &EventColumns<'c>, row: usize) -> Result<Option<&'c str>> {
+        let Some(col) = cols.id else {
+            return Ok(None);
+        };
+        let code = col.codes[row];
+        if code < 0 {
+            return Ok(None);
+        }
+        col.values
+            .get(code as usize)
+            .map(|v| Some(v.as_str()))
+            .ok_or_else(|| Error::InvalidField {
+                field: self.id.clone().unwrap_or_else(|| "id".into()),
+                reason: format!(
+                    "id code {code} is out of range for {} distinct ids",
+                    col.values.len()
+                ),
+            })
+    }
+
     /// Check row `row` of `cols` (checked with [`EventSchema::check_columns`]) exactly as
     /// [`EventSchema::fill_from_columns`] followed by [`EventSchema::check`] would, with the same
     /// errors, without building an [`Event`]; returns the row's time (epoch ms).
@@ -515,7 +593,127 @@ impl EventSchema {
         ev.values.clear();
         ev.values.extend(cols.numeric.iter().map(|c| c[row]));
         ev.label = cols.label.map(|l| l[row]).filter(|v| !v.is_nan());
+        ev.id = self.column_id(cols, row)?.map(str::to_string);
         Ok(())
+    }
+}
+
+/// Label feedback for an earlier event: its id, its entity keys (schema order) and the label that
+/// became known. See [`crate::features::FeatureEngine::feedback`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Feedback {
+    /// The id of the event the label belongs to (the schema's `id` field).
+    pub id: String,
+    /// The event's entity keys, one per schema key field, in schema order.
+    pub keys: Vec<String>,
+    /// The label (e.g. 1.0 for fraud). Must be finite.
+    pub label: f64,
+}
+
+impl EventSchema {
+    /// Start reading a [`Feedback`] field by field: the id, key and label fields are required;
+    /// the timestamp, numeric and ignored fields may be present and are skipped; any other field
+    /// is refused.
+    pub fn feedback_builder(&self) -> FeedbackBuilder<'_> {
+        FeedbackBuilder {
+            schema: self,
+            fb: Feedback {
+                id: String::new(),
+                keys: vec![String::new(); self.keys.len()],
+                label: f64::NAN,
+            },
+            seen_id: false,
+            seen_keys: vec![false; self.keys.len()],
+        }
+    }
+
+    /// Read a [`Feedback`] from a JSON object (see [`EventSchema::feedback_builder`]).
+    pub fn feedback_from_json(&self, map: &Map<String, Value>) -> Result<Feedback> {
+        let mut b = self.feedback_builder();
+        for (name, value) in map {
+            b.set(name, FieldValue::from_json(value))?;
+        }
+        b.finish()
+    }
+}
+
+/// Reads a [`Feedback`] field by field; see [`EventSchema::feedback_builder`].
+#[derive(Debug)]
+pub struct FeedbackBuilder<'s> {
+    schema: &'s EventSchema,
+    fb: Feedback,
+    seen_id: bool,
+    seen_keys: Vec<bool>,
+}
+
+impl FeedbackBuilder<'_> {
+    /// Set one named field.
+    pub fn set(&mut self, name: &str, value: FieldValue<'_>) -> Result<()> {
+        let schema = self.schema;
+        let slot = schema.lookup.get(name).ok_or_else(|| Error::UnknownField {
+            field: name.to_string(),
+            expected: schema.declared(),
+        })?;
+        match *slot {
+            Slot::Key(i) => {
+                let out = &mut self.fb.keys[i];
+                out.clear();
+                write_key(name, value, out)?;
+                self.seen_keys[i] = true;
+            }
+            Slot::Id => {
+                self.fb.id.clear();
+                write_key(name, value, &mut self.fb.id)?;
+                self.seen_id = true;
+            }
+            Slot::Label => {
+                self.fb.label = match value {
+                    FieldValue::Bool(b) => f64::from(u8::from(b)),
+                    v => number_from_field(name, v)?,
+                };
+            }
+            Slot::Timestamp | Slot::Numeric(_) | Slot::Ignored => {}
+        }
+        Ok(())
+    }
+
+    /// Check that the id, every key and the label were given.
+    pub fn finish(self) -> Result<Feedback> {
+        let schema = self.schema;
+        let Some(id) = schema.id.as_deref() else {
+            return Err(Error::InvalidInput(
+                "label feedback needs an `id` field in the schema (schema.id) to find the event"
+                    .into(),
+            ));
+        };
+        let Some(label) = schema.label.as_deref() else {
+            return Err(Error::InvalidInput(
+                "label feedback needs a `label` field in the schema".into(),
+            ));
+        };
+        if !self.seen_id {
+            return Err(Error::MissingField {
+                field: id.to_string(),
+                hint: "feedback names the event it labels by its id".into(),
+            });
+        }
+        if let Some(i) = self.seen_keys.iter().position(|s| !s) {
+            return Err(Error::MissingField {
+                field: schema.keys[i].clone(),
+                hint: "feedback carries the event's entity keys".into(),
+            });
+        }
+        if !self.fb.label.is_finite() {
+            return Err(if self.fb.label.is_nan() {
+                Error::MissingField {
+                    field: label.to_string(),
+                    hint: "feedback carries the label that became known".into(),
+                }
+            } else {
+                non_finite(label, self.fb.label)
+            });
+        }
+        Ok(self.fb)
     }
 }
 
@@ -617,6 +815,17 @@ impl EventBuilder<'_, '_> {
                     FieldValue::Float(f) if f.is_nan() => None,
                     FieldValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
                     v => Some(number_from_field(name, v)?),
+                };
+            }
+            Slot::Id => {
+                self.ev.id = match value {
+                    FieldValue::Null => None,
+                    v => {
+                        let mut out = self.ev.id.take().unwrap_or_default();
+                        out.clear();
+                        write_key(name, v, &mut out)?;
+                        Some(out)
+                    }
                 };
             }
             Slot::Ignored => {}

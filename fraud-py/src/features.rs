@@ -288,6 +288,22 @@ impl PyFeatureEngine {
         Ok(d)
     }
 
+    /// Apply label feedback given as a dict (id, key and label fields); returns whether the event
+    /// was found among the retained events.
+    fn feedback(&self, py: Python<'_>, feedback: &Bound<'_, PyDict>) -> PyResult<bool> {
+        let mut st = self.lock(py);
+        let engine = &mut st.engine;
+        let mut b = engine.schema().feedback_builder();
+        let (mut scratch, mut tb) = (String::new(), String::new());
+        for (k, v) in feedback.iter() {
+            let name = k.str()?.to_string();
+            let fv = field_value(&v, &mut scratch, &mut tb)?;
+            core(py, || b.set(&name, fv))?;
+        }
+        let fb = core(py, || b.finish())?;
+        core(py, || engine.feedback(&fb))
+    }
+
     /// Check that a batch with these column names fits the schema (unknown / missing columns).
     fn check_columns(&self, py: Python<'_>, names: Vec<String>) -> PyResult<()> {
         let st = self.lock(py);
@@ -299,7 +315,7 @@ impl PyFeatureEngine {
     /// `time_kind` is `"ms"` (int64 epoch milliseconds, e.g. from datetime64), `"epoch"` (int64 in
     /// the schema's unit) or `"float"` (float64 in the schema's unit). Keys are int64 codes into the
     /// lists of distinct values (any int/str/float values; converted by the core's key rules).
-    #[pyo3(signature = (time_kind, time, key_codes, key_uniques, numeric, label=None))]
+    #[pyo3(signature = (time_kind, time, key_codes, key_uniques, numeric, label=None, id_codes=None, id_uniques=None))]
     #[allow(clippy::too_many_arguments)]
     fn transform_columns<'py>(
         &self,
@@ -310,6 +326,8 @@ impl PyFeatureEngine {
         key_uniques: Vec<Bound<'py, PyList>>,
         numeric: Vec<PyReadonlyArray1<'py, f64>>,
         label: Option<PyReadonlyArray1<'py, f64>>,
+        id_codes: Option<PyReadonlyArray1<'py, i64>>,
+        id_uniques: Option<Bound<'py, PyList>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let mut st = self.lock(py);
         let engine = &mut st.engine;
@@ -373,11 +391,30 @@ impl PyFeatureEngine {
             Some(l) => Some(slice(py, l, &label_field)?),
             None => None,
         };
+        let id_field = schema.id_field().unwrap_or("id").to_string();
+        let id_texts = match &id_uniques {
+            Some(u) => Some(key_texts(py, &id_field, u)?),
+            None => None,
+        };
+        let id = match (&id_codes, &id_texts) {
+            (Some(c), Some(t)) => Some(KeyColumn {
+                codes: slice(py, c, &id_field)?,
+                values: t,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(to_py(
+                    py,
+                    CoreError::InvalidInput("id codes and distinct ids go together".into()),
+                ));
+            }
+        };
         let cols = EventColumns {
             time: time_col,
             keys,
             numeric: values,
             label,
+            id,
         };
         let n = engine.n_features();
         let rows = cols.len();
@@ -424,6 +461,8 @@ impl PyFeatureEngine {
         d.set_item("ttl_evictions", s.ttl_evictions)?;
         d.set_item("lru_evictions", s.lru_evictions)?;
         d.set_item("forgotten", s.forgotten)?;
+        d.set_item("feedback_applied", s.feedback_applied)?;
+        d.set_item("feedback_unmatched", s.feedback_unmatched)?;
         d.set_item("entities", st.engine.entity_count())?;
         d.set_item("state_bytes", st.engine.state_bytes())?;
         Ok(d)
@@ -459,6 +498,7 @@ impl PyFeatureEngine {
         d.set_item("keys", s.key_fields().to_vec())?;
         d.set_item("numeric", s.numeric_fields().to_vec())?;
         d.set_item("label", s.label_field())?;
+        d.set_item("id", s.id_field())?;
         Ok(d)
     }
 

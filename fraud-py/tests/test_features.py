@@ -460,3 +460,102 @@ def test_update_accepts_numpy_scalars_and_mappings() -> None:
     )
     b = FeatureEngine(SPEC).update({"ts": T0, "card": "3", "shop": "s", "amount": 4, "fraud": 1})
     assert a == b or all((a[k] == b[k]) or (np.isnan(a[k]) and np.isnan(b[k])) for k in a)
+
+
+FEEDBACK_SPEC = {
+    "schema": {
+        "timestamp": "ts",
+        "time_unit": "s",
+        "keys": ["card", "shop"],
+        "numeric": ["amount"],
+        "label": "fraud",
+        "id": "tx",
+    },
+    "features": [
+        {"kind": "window", "name": "shop_risk", "key": "shop", "agg": "risk", "window": "1d", "delay": "1h"},
+        {"kind": "window", "name": "card_risk", "key": "card", "agg": "risk", "window": "1d"},
+    ],
+}
+
+
+def _feedback_frame(n: int = 200, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "tx": np.arange(n) + 1000,
+            "ts": np.cumsum(rng.integers(0, 900, n)) + 1_600_000_000,
+            "card": rng.integers(0, 5, n),
+            "shop": rng.choice(["a", "b", "c"], n),
+            "amount": rng.uniform(1, 100, n),
+        }
+    )
+
+
+def test_feedback_reaches_later_events_only() -> None:
+    df = _feedback_frame()
+    rows = df.to_dict("records")
+    fraud_ids = set(df["tx"].iloc[::7])
+    online = FeatureEngine(FEEDBACK_SPEC)
+    got = []
+    for i, r in enumerate(rows):
+        got.append(online.update(r))
+        if i >= 10:  # a chargeback for the event ten rows back
+            back = rows[i - 10]
+            if back["tx"] in fraud_ids:
+                assert online.feedback({"tx": back["tx"], "card": back["card"], "shop": back["shop"], "fraud": 1})
+    # Independent recomputation: the label of j is known to event i when j's feedback came
+    # before i (j <= i - 11) and j is a chargeback.
+    t = df["ts"].to_numpy() * 1000
+    for i in range(len(rows)):
+        def risk(mask: np.ndarray) -> float:
+            members = np.flatnonzero(mask[:i])
+            if members.size == 0:
+                return 0.0
+            known = [j for j in members if j <= i - 11 and df["tx"].iloc[j] in fraud_ids]
+            return len(known) / members.size
+
+        same_shop = (df["shop"] == rows[i]["shop"]).to_numpy()
+        upper = t[i] - 3_600_000
+        in_shop = same_shop & (t > upper - 86_400_000) & (t <= upper)
+        same_card = (df["card"] == rows[i]["card"]).to_numpy()
+        in_card = same_card & (t > t[i] - 86_400_000) & (t <= t[i])
+        assert got[i]["shop_risk"] == pytest.approx(risk(in_shop), abs=1e-12)
+        # The card window includes the current event, whose label is never known yet.
+        members = np.flatnonzero(in_card[: i + 1])
+        known = [j for j in members if j <= i - 11 and df["tx"].iloc[j] in fraud_ids]
+        assert got[i]["card_risk"] == pytest.approx(len(known) / members.size, abs=1e-12)
+    stats = online.stats
+    assert stats["feedback_applied"] > 0 and stats["feedback_unmatched"] == 0
+
+
+def test_feedback_after_a_batch_transform_finds_the_events() -> None:
+    df = _feedback_frame(60)
+    batch = FeatureEngine(FEEDBACK_SPEC)
+    batch.transform(df.iloc[:50])
+    online = FeatureEngine(FEEDBACK_SPEC)
+    for r in df.iloc[:50].to_dict("records"):
+        online.update(r)
+    for r in df.iloc[40:50].to_dict("records"):
+        fb = {"tx": r["tx"], "card": r["card"], "shop": r["shop"], "fraud": True}
+        assert batch.feedback(fb) and online.feedback(fb)
+    for r in df.iloc[50:].to_dict("records"):
+        assert batch.update(r) == online.update(r)
+
+
+def test_feedback_errors() -> None:
+    e = FeatureEngine(FEEDBACK_SPEC)
+    with pytest.raises(SchemaError, match="`tx`"):
+        e.feedback({"card": 1, "shop": "a", "fraud": 1})
+    with pytest.raises(SchemaError, match="`shop`"):
+        e.feedback({"tx": 1, "card": 1, "fraud": 1})
+    with pytest.raises(SchemaError, match="`fraud`"):
+        e.feedback({"tx": 1, "card": 1, "shop": "a"})
+    with pytest.raises(SchemaError, match="`colour`"):
+        e.feedback({"tx": 1, "card": 1, "shop": "a", "fraud": 1, "colour": "red"})
+    with pytest.raises(InvalidInputError):
+        e.feedback([("tx", 1)])  # type: ignore[arg-type]
+    assert e.feedback({"tx": 1, "card": 1, "shop": "a", "fraud": 1}) is False
+    assert e.stats["feedback_unmatched"] == 1
+    plain = FeatureEngine(SPEC)
+    with pytest.raises(InvalidInputError, match="id"):
+        plain.feedback({"card": 1, "shop": "a", "fraud": 1})

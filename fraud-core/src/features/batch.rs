@@ -17,7 +17,7 @@
 //!    `update` (`process`). Entities are independent of each other, so this order gives the same
 //!    values; it only changes which memory is hot.
 
-use super::engine::{FeatureEngine, Outcome, calendar, h128, process};
+use super::engine::{FeatureEngine, Outcome, calendar, h128, id_hash, process};
 use super::spec::{ColSource, KeyPlan};
 use super::state::{Entity, KeyRef, Store};
 use crate::error::{Error, Result};
@@ -379,10 +379,13 @@ fn evict(
     }
 }
 
-/// Keyed hashes of the key values that `distinct` features count, one per dictionary code.
+/// Keyed hashes of the key values that `distinct` features count, one per dictionary code, and
+/// the id tags of the id column's codes (when feedback matching needs them).
 struct DistinctHashes {
     /// Per key field: the hash of each code (empty when no feature needs that field).
     per_field: Vec<Vec<u128>>,
+    /// Per id code: its tag (empty when no key plan keeps ids).
+    ids: Vec<u64>,
 }
 
 impl DistinctHashes {
@@ -401,7 +404,15 @@ impl DistinctHashes {
                 }
             }
         }
-        DistinctHashes { per_field }
+        let ids = match &cols.id {
+            Some(c) if engine.plan.keys.iter().any(|kp| kp.id_col.is_some()) => c
+                .values
+                .iter()
+                .map(|v| id_hash(engine.key_hash.as_ref(), &engine.distinct_hash, Some(v)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        DistinctHashes { per_field, ids }
     }
 }
 
@@ -425,6 +436,12 @@ fn fill_row_columns(
                 let h = distinct.per_field[f][cols.keys[f].codes[row] as usize];
                 words[c] = h as u64;
                 words[c + 1] = (h >> 64) as u64;
+            }
+            ColSource::Id => {
+                words[c] = cols
+                    .id
+                    .and_then(|col| usize::try_from(col.codes[row]).ok())
+                    .map_or(0, |code| distinct.ids[code]);
             }
             ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW => {}
         }

@@ -10,7 +10,7 @@ use super::spec::{
 use super::state::{Entity, KeyRef, Store};
 use super::windows::{HeadView, ScanView, eval};
 use crate::error::{ArtifactError, Error, Result};
-use crate::event::{Event, EventColumns, EventSchema};
+use crate::event::{Event, EventColumns, EventSchema, Feedback};
 use crate::model::{self, ArtifactKind};
 
 /// Largest accepted |timestamp| in epoch milliseconds (the JavaScript `Date` range, ±100M days).
@@ -37,6 +37,10 @@ pub struct EngineStats {
     pub lru_evictions: u64,
     /// Entities erased by [`FeatureEngine::forget`].
     pub forgotten: u64,
+    /// Feedback labels applied to a retained event ([`FeatureEngine::feedback`]).
+    pub feedback_applied: u64,
+    /// Feedback whose event was not (or no longer) in any entity's retained events.
+    pub feedback_unmatched: u64,
 }
 
 /// What happened to one event.
@@ -109,6 +113,44 @@ fn derive_keys(secret: Option<&[u8]>) -> Result<(Option<[u8; 32]>, [u8; 32])> {
             blake3::derive_key(DISTINCT_CONTEXT, s),
         )),
     }
+}
+
+/// The 64-bit tag of an event id stored for feedback matching; never 0 (0 = no id). With key
+/// hashing it is a keyed BLAKE3 hash (no raw id in a snapshot); otherwise a fast FNV-1a hash.
+#[inline]
+pub(super) fn id_hash(
+    key_hash: Option<&[u8; 32]>,
+    distinct_key: &[u8; 32],
+    id: Option<&str>,
+) -> u64 {
+    let Some(id) = id else { return 0 };
+    let h = match key_hash {
+        Some(_) => h128(distinct_key, id.as_bytes()) as u64,
+        None => id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        }),
+    };
+    h | 1
+}
+
+/// The decayed average at buffer entry `last` (time `t`) from its cumulative decayed sums; for a
+/// windowed average, the contribution of entry `before` (the newest entry at or before
+/// `t - window`) and everything before it is subtracted.
+#[inline]
+fn decayed(
+    buf: &super::windows::Buffer,
+    dp: &super::spec::DecayPlan,
+    last: usize,
+    t: i64,
+    before: Option<usize>,
+) -> f64 {
+    let (mut s, mut w) = (buf.f(last, dp.s_col), buf.f(last, dp.w_col));
+    if let Some(k) = before {
+        let f = decay(t.abs_diff(buf.time(k)), dp.half_life);
+        s -= buf.f(k, dp.s_col) * f;
+        w -= buf.f(k, dp.w_col) * f;
+    }
+    s / w
 }
 
 /// Decay factor `2^(-dt / half_life)`.
@@ -210,9 +252,9 @@ pub(super) fn process(
                     read,
                     include_current: true,
                 } => out[f.out] = eval(read, &HeadView(&e.groups[group]), f.fill, values),
-                KeyOp::Decayed { slot } => {
-                    let dp = &kp.decays[slot];
-                    out[f.out] = e.buf.f(last, dp.s_col) / e.buf.f(last, dp.w_col);
+                KeyOp::Decayed { slot, group } => {
+                    let before = group.and_then(|g| e.groups[g].lo.checked_sub(1));
+                    out[f.out] = decayed(&e.buf, &kp.decays[slot], last, t, before);
                 }
                 _ => {}
             }
@@ -289,9 +331,13 @@ pub(super) fn process(
                 KeyOp::TimeSince { max_gap } => {
                     time_since(before.map(|i| e.buf.time(i)), t, max_gap, f.fill)
                 }
-                KeyOp::Decayed { slot } => {
-                    let dp = &kp.decays[slot];
-                    e.buf.f(pos, dp.s_col) / e.buf.f(pos, dp.w_col)
+                KeyOp::Decayed { slot, group } => {
+                    let before = group.and_then(|g| {
+                        e.buf
+                            .after(t.saturating_sub(kp.groups[g].window))
+                            .checked_sub(1)
+                    });
+                    decayed(&e.buf, &kp.decays[slot], pos, t, before)
                 }
             };
         }
@@ -444,7 +490,7 @@ impl FeatureEngine {
                 }
             };
             let row = &mut self.row[..kp.cols.len()];
-            fill_row(kp, event, &self.distinct_hash, row);
+            fill_row(kp, event, self.key_hash.as_ref(), &self.distinct_hash, row);
             process(
                 kp,
                 store.entity_mut(idx),
@@ -556,6 +602,86 @@ impl FeatureEngine {
             .expect("transform returns rows x features values"))
     }
 
+    /// Apply label feedback: the label of the earlier event with id `fb.id` (the schema's `id`
+    /// field) became known. Every event processed afterwards sees the new label in its
+    /// label-based (`risk`) windows; nothing processed before changes, so a feature never uses
+    /// a label before it was known. The event is looked up among the retained events of the
+    /// entities named by `fb.keys` (events older than the allowed lateness plus the longest window
+    /// and delay are no longer needed by any feature and are not retained). Returns whether the
+    /// event was found (else [`EngineStats::feedback_unmatched`] counts it).
+    ///
+    /// ```
+    /// use fraud_core::features::FeatureEngine;
+    /// use serde_json::json;
+    ///
+    /// let mut engine = FeatureEngine::from_json(r#"{
+    ///   "schema": {"timestamp": "ts", "time_unit": "s", "keys": ["shop"], "label": "fraud",
+    ///              "id": "tx"},
+    ///   "features": [{"kind": "window", "name": "risk_1d", "key": "shop", "agg": "risk",
+    ///                 "window": "1d", "delay": "1h"}]}"#)?;
+    /// let ev = |tx: u32, ts: i64| json!({"tx": tx, "ts": ts, "shop": "s1"});
+    /// engine.update_json(ev(1, 0).as_object().unwrap())?;
+    /// // A chargeback for transaction 1 arrives...
+    /// let fb = json!({"tx": 1, "shop": "s1", "fraud": 1});
+    /// assert!(engine.feedback_json(fb.as_object().unwrap())?);
+    /// // ...and the next event two hours later sees it.
+    /// assert_eq!(engine.update_json(ev(2, 7200).as_object().unwrap())?, vec![1.0]);
+    /// # Ok::<(), fraud_core::Error>(())
+    /// ```
+    pub fn feedback(&mut self, fb: &Feedback) -> Result<bool> {
+        let schema = &self.plan.schema;
+        if schema.id_field().is_none() || schema.label_field().is_none() {
+            return Err(Error::InvalidInput(
+                "label feedback needs `id` and `label` fields in the schema".into(),
+            ));
+        }
+        if fb.keys.len() != schema.key_fields().len() {
+            return Err(Error::ShapeMismatch(format!(
+                "feedback has {} key values, the schema declares {} key fields",
+                fb.keys.len(),
+                schema.key_fields().len()
+            )));
+        }
+        if !fb.label.is_finite() {
+            return Err(Error::InvalidField {
+                field: schema.label_field().unwrap_or("label").to_string(),
+                reason: format!("{} is not finite", fb.label),
+            });
+        }
+        let tag = id_hash(
+            self.key_hash.as_ref(),
+            &self.distinct_hash,
+            Some(fb.id.as_str()),
+        );
+        let label = fb.label + 0.0;
+        let mut found = false;
+        for (kp, store) in self.plan.keys.iter().zip(self.stores.iter_mut()) {
+            let (Some(lc), Some(ic)) = (kp.label_col, kp.id_col) else {
+                continue;
+            };
+            let key = fb.keys[kp.key_field].as_str();
+            let kref = match &self.key_hash {
+                Some(k) => KeyRef::Hashed(h128(k, key.as_bytes())),
+                None => KeyRef::Raw(key),
+            };
+            if let Some(i) = store.find(kref) {
+                found |= store.entity_mut(i).relabel(kp, ic, lc, tag, label);
+            }
+        }
+        if found {
+            self.stats.feedback_applied += 1;
+        } else {
+            self.stats.feedback_unmatched += 1;
+        }
+        Ok(found)
+    }
+
+    /// Read a [`Feedback`] from a JSON object (the schema's field names) and apply it.
+    pub fn feedback_json(&mut self, fb: &Map<String, Value>) -> Result<bool> {
+        let fb = self.plan.schema.feedback_from_json(fb)?;
+        self.feedback(&fb)
+    }
+
     /// Erase every entity whose key equals `key`, in every key field. Returns how many were erased.
     pub fn forget(&mut self, key: &str) -> usize {
         let kref = match &self.key_hash {
@@ -649,7 +775,13 @@ impl FeatureEngine {
 
 /// Fill the buffered columns of one key plan from the event (decay snapshots are set later).
 #[inline]
-fn fill_row(kp: &KeyPlan, ev: &Event, distinct_key: &[u8; 32], row: &mut [u64]) {
+fn fill_row(
+    kp: &KeyPlan,
+    ev: &Event,
+    key_hash: Option<&[u8; 32]>,
+    distinct_key: &[u8; 32],
+    row: &mut [u64],
+) {
     use super::spec::ColSource;
     for (c, src) in kp.cols.iter().enumerate() {
         match *src {
@@ -660,6 +792,7 @@ fn fill_row(kp: &KeyPlan, ev: &Event, distinct_key: &[u8; 32], row: &mut [u64]) 
                 row[c] = h as u64;
                 row[c + 1] = (h >> 64) as u64;
             }
+            ColSource::Id => row[c] = id_hash(key_hash, distinct_key, ev.id.as_deref()),
             ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW => {}
         }
     }

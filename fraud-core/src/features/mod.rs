@@ -12,10 +12,13 @@
 //!   events of `k` processed before the current one whose time is in that interval, plus the current
 //!   event itself when `delay` is 0 and `include_current` is true. Events with equal timestamps are
 //!   therefore seen in input order: an earlier-processed event at the same time is in the window.
-//! - **Labels** are carried on the events; a label counts as known `delay` after its event, so a
-//!   delayed `risk` feature never uses a label before that time. An event without a label counts as
-//!   label 0 (genuine). Separate feedback events (labels arriving later for an earlier event) are
-//!   not supported by this version.
+//! - **Labels** are carried on the events, or arrive later as **feedback**
+//!   ([`FeatureEngine::feedback`]: the event's id from the schema's `id` field, its keys, the
+//!   label). A label on an event counts as known `delay` after its event, so a delayed `risk`
+//!   feature never uses it before that time; a feedback label is used by every event processed
+//!   after the feedback and by none before it. An event without a known label counts as label 0
+//!   (genuine). For a point-in-time backfill with feedback, interleave batches and feedback in
+//!   arrival order.
 //! - **Event time**: the watermark is the newest event time processed minus `lateness.allowed`. An
 //!   event older than the newest time but not older than the watermark is *placed*: its own
 //!   features see exactly the events processed before it with times in its windows, and it is
@@ -27,7 +30,9 @@
 //! - **time_since_last**: seconds since the latest earlier-processed event of the key with a time
 //!   at or before the current one.
 //! - **decayed**: `sum(w_i x_i) / sum(w_i)`, `w_i = 2^(-(t - t_i) / half_life)`, over the key's
-//!   earlier-processed events with time at or before `t`, and the current event.
+//!   earlier-processed events with time at or before `t` (and after `t - window` when the feature
+//!   has a `window`), and the current event. Computed from cumulative decayed sums kept per
+//!   buffered event; a window subtracts the decayed sums of its oldest excluded event.
 //! - **calendar**: from the event time in UTC plus a fixed offset; weekday 0 = Monday.
 //!
 //! # State
@@ -38,7 +43,9 @@
 //! recomputation, monotonic deques for min/max, counting maps for distinct values) and nothing
 //! else. `ttl` evicts entities whose newest event is older than the newest event time minus
 //! `ttl`; the spec is refused if `ttl` is shorter than the lateness plus the longest window + delay
-//! (or `max_gap`), or if it has decayed features, so eviction never changes a feature. `max_entities` caps each key field's entity count with least-recently-used eviction
+//! (or `max_gap`), or if it has a decayed feature without a `window`, so eviction never changes a
+//! feature (a windowed decayed average by at most rounding: the evicted history's residual
+//! weight, below `2^(-ttl/half_life)`, cancels). `max_entities` caps each key field's entity count with least-recently-used eviction
 //! ([`EngineStats::lru_evictions`]); `forget` erases a key. `snapshot`/`restore` round-trip the whole
 //! state through the artifact envelope ([`crate::model`]) bit-exactly.
 //!

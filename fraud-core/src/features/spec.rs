@@ -109,6 +109,10 @@ pub struct SchemaSpec {
     /// The label field (e.g. 1 = fraud), if events carry one.
     #[serde(default)]
     pub label: Option<String>,
+    /// The event-id field, if events carry one: label feedback
+    /// ([`super::FeatureEngine::feedback`]) finds its event by this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Fields that input records may carry and that are skipped (ids, derived columns, ...). Any
     /// other undeclared field is an error.
     #[serde(default)]
@@ -275,6 +279,9 @@ pub enum FeatureKind {
         field: String,
         /// Half-life, > 0.
         half_life: DurationMs,
+        /// Only the events in `(t - window, t]` (required when the spec has a `ttl`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<DurationMs>,
     },
     /// A calendar part of the event time, in UTC shifted by `utc_offset_minutes`.
     Calendar {
@@ -384,6 +391,8 @@ pub(crate) enum ColSource {
     DecayS,
     /// Decayed weight snapshot.
     DecayW,
+    /// Keyed hash of the event id (0 when the event has none).
+    Id,
 }
 
 /// A distinct-count slot: one column (numeric bits) or two (128-bit key hash).
@@ -454,6 +463,8 @@ pub(crate) enum KeyOp {
     },
     Decayed {
         slot: usize,
+        /// The `(window, 0)` group whose head window bounds a windowed average.
+        group: Option<usize>,
     },
 }
 
@@ -478,6 +489,11 @@ pub(crate) struct KeyPlan {
     pub span: i64,
     /// Longest `max_gap` of the time-since features.
     pub max_gap: i64,
+    /// The label column, if a feature reads labels.
+    pub label_col: Option<usize>,
+    /// The event-id hash column (kept when labels are read and the schema has an id field, so
+    /// that feedback can find the event).
+    pub id_col: Option<usize>,
 }
 
 /// A calendar feature.
@@ -520,6 +536,8 @@ impl KeyPlan {
             features: vec![],
             span: 0,
             max_gap: 0,
+            label_col: None,
+            id_col: None,
         }
     }
 
@@ -565,7 +583,7 @@ fn slot_of<T: PartialEq + Copy>(v: &mut Vec<T>, x: T) -> usize {
 /// Validate a spec and build its plan.
 pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
     let s = &spec.schema;
-    let schema = EventSchema::new(
+    let mut schema = EventSchema::new(
         &s.timestamp,
         s.time_unit,
         &s.keys,
@@ -573,6 +591,9 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
         s.label.as_deref(),
         &s.ignore,
     )?;
+    if let Some(id) = &s.id {
+        schema = schema.with_id_field(id)?;
+    }
     if spec.features.is_empty() {
         return Err(spec_err("features", "the spec has no features"));
     }
@@ -852,6 +873,7 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                 key,
                 field,
                 half_life,
+                window,
                 ..
             } => {
                 if half_life.0 <= 0 {
@@ -860,10 +882,16 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                         format!("half_life {} ms must be > 0", half_life.0),
                     ));
                 }
-                has_decay = true;
+                if let Some(w) = window
+                    && w.0 <= 0
+                {
+                    return Err(spec_err(&loc, format!("window {} ms must be > 0", w.0)));
+                }
+                has_decay |= window.is_none();
                 let ni = numeric(field)?;
                 let kp = key_plan(&mut keys, key)?;
                 let p = &mut keys[kp];
+                let group = window.map(|w| p.group(w.0, 0));
                 let value_col = p.col(ColSource::Numeric(ni));
                 let plan = DecayPlan {
                     value_col,
@@ -892,7 +920,7 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                 };
                 p.features.push(KeyFeature {
                     out,
-                    op: KeyOp::Decayed { slot },
+                    op: KeyOp::Decayed { slot, group },
                     fill: f64::NAN,
                 });
             }
@@ -937,7 +965,7 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
         if has_decay {
             return Err(spec_err(
                 "ttl",
-                "decayed features depend on the whole history of a key, so evicting a key would change them; remove `ttl` or the decayed features",
+                "a decayed feature without a `window` depends on the whole history of a key, so evicting a key would change it; give every decayed feature a `window` or remove `ttl`",
             ));
         }
         if time_since_without_gap {
@@ -963,6 +991,10 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
         return Err(spec_err("max_entities", "must be at least 1"));
     }
     for kp in &mut keys {
+        kp.label_col = kp.cols.iter().position(|c| *c == ColSource::Label);
+        if kp.label_col.is_some() && s.id.is_some() {
+            kp.id_col = Some(kp.col(ColSource::Id));
+        }
         for g in &mut kp.groups {
             g.plain = g.mins.is_empty() && g.maxs.is_empty() && g.distinct.is_empty();
         }

@@ -32,6 +32,33 @@ impl Entity {
         self.buf.newest()
     }
 
+    /// Set the label of the retained events whose id column holds `tag` to `label`, updating
+    /// the windows that hold them. Returns whether any was found.
+    pub fn relabel(
+        &mut self,
+        kp: &KeyPlan,
+        id_col: usize,
+        label_col: usize,
+        tag: u64,
+        label: f64,
+    ) -> bool {
+        let mut found = false;
+        for i in (0..self.buf.len()).rev() {
+            if self.buf.word(i, id_col) != tag {
+                continue;
+            }
+            found = true;
+            let old = self.buf.f(i, label_col);
+            if old.to_bits() != label.to_bits() {
+                self.buf.set_word(i, label_col, label.to_bits());
+                for (g, gp) in self.groups.iter_mut().zip(&kp.groups) {
+                    g.relabel(gp, i, label_col, old, label);
+                }
+            }
+        }
+        found
+    }
+
     /// Whether the shapes match the plan (used to validate restored snapshots).
     pub fn fits(&self, kp: &KeyPlan) -> bool {
         let n = self.buf.len();

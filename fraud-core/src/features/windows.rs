@@ -444,6 +444,22 @@ impl GroupState {
         }
     }
 
+    /// Buffer entry `i`'s column `col` changed from `old` to `new` (label feedback): update the
+    /// sums over that column if the entry is in the head window.
+    pub fn relabel(&mut self, gp: &GroupPlan, i: usize, col: usize, old: f64, new: f64) {
+        if !(self.lo <= i && i < self.hi) {
+            return;
+        }
+        for (k, &c) in gp.sums.iter().enumerate() {
+            if c == col {
+                let s = self.sums.get_mut(k);
+                s.remove(old);
+                s.add(new);
+                self.removed += 1;
+            }
+        }
+    }
+
     /// Move the head window to `(t - delay - window, t - delay]`; `t` must not decrease.
     ///
     /// Entries leave before new ones enter, so a window that empties restarts its sums exactly;

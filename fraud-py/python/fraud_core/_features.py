@@ -194,8 +194,29 @@ class FeatureEngine:
         numeric = [_float_column(cols[f], f) for f in schema["numeric"]]
         label_name = schema["label"]
         label = _float_column(cols[label_name], label_name) if label_name in cols else None
-        out = self._native.transform_columns(kind, time, codes, uniques, numeric, label)
+        id_name = schema.get("id")
+        id_codes = id_uniques = None
+        if id_name is not None and id_name in cols:
+            c, u = pd.factorize(cols[id_name], use_na_sentinel=True)
+            id_codes = np.ascontiguousarray(c, dtype=np.int64)
+            id_uniques = list(u.tolist()) if hasattr(u, "tolist") else list(u)
+        out = self._native.transform_columns(
+            kind, time, codes, uniques, numeric, label, id_codes, id_uniques
+        )
         return pd.DataFrame(out, index=df.index, columns=self.feature_names, copy=False)
+
+    def feedback(self, feedback: Mapping[str, Any]) -> bool:
+        """Apply label feedback for an earlier event: a dict with the schema's ``id`` field, its key
+        fields and the label field (e.g. a chargeback). Events processed afterwards see the label in
+        their ``risk`` windows; earlier outputs never change. Returns whether the event was found
+        among the retained events (``stats["feedback_unmatched"]`` counts those that were not)."""
+        if not isinstance(feedback, dict):
+            if not isinstance(feedback, Mapping):
+                raise InvalidInputError(
+                    f"feedback expects a dict of field -> value, got {type(feedback).__name__}"
+                )
+            feedback = dict(feedback)
+        return self._native.feedback(feedback)
 
     def forget(self, key: str | int) -> int:
         """Erase every entity whose key equals ``key`` (in every key field); returns how many."""
