@@ -253,7 +253,7 @@ pub(super) fn process(
                     include_current: true,
                 } => out[f.out] = eval(read, &HeadView(&e.groups[group]), f.fill, values),
                 KeyOp::Decayed { slot, group } => {
-                    let before = group.and_then(|g| e.groups[g].lo.checked_sub(1));
+                    let before = group.and_then(|g| e.groups[g].lo().checked_sub(1));
                     out[f.out] = decayed(&e.buf, &kp.decays[slot], last, t, before);
                 }
                 _ => {}

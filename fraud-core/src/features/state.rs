@@ -2,7 +2,7 @@
 //! threaded on an intrusive doubly-linked list in least-recently-used order, so lookup, touch,
 //! insertion and eviction are O(1) and allocation-free once the slab is warm.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -212,8 +212,8 @@ pub(crate) struct Store {
 impl Default for Store {
     fn default() -> Self {
         Store {
-            raw: HashMap::new(),
-            hashed: HashMap::new(),
+            raw: HashMap::default(),
+            hashed: HashMap::default(),
             slots: vec![],
             links: vec![],
             free: vec![],

@@ -14,7 +14,9 @@
 //! for min/max). Windows ending before `T` (for late events) are evaluated by a direct scan of the
 //! buffer ([`ScanView`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,51 +84,6 @@ impl SumState {
     fn m2(&self, n: usize) -> f64 {
         let s = self.s1.value();
         (self.s2.value() - s * s / n as f64).max(0.0)
-    }
-}
-
-/// The sum states of one group: the first inline (most groups have one), the others on the heap.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Sums {
-    first: SumState,
-    rest: Vec<SumState>,
-}
-
-impl Sums {
-    fn new(n: usize) -> Self {
-        Sums {
-            first: SumState::default(),
-            rest: vec![SumState::default(); n.saturating_sub(1)],
-        }
-    }
-    fn fits(&self, n: usize) -> bool {
-        self.rest.len() == n.saturating_sub(1)
-    }
-    /// All states (the first one exists even for zero columns: zip with the plan's columns).
-    #[inline]
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut SumState> {
-        std::iter::once(&mut self.first).chain(self.rest.iter_mut())
-    }
-    /// State `k`.
-    #[inline]
-    fn get_mut(&mut self, k: usize) -> &mut SumState {
-        if k == 0 {
-            &mut self.first
-        } else {
-            &mut self.rest[k - 1]
-        }
-    }
-}
-
-impl std::ops::Index<usize> for Sums {
-    type Output = SumState;
-    #[inline]
-    fn index(&self, s: usize) -> &SumState {
-        if s == 0 {
-            &self.first
-        } else {
-            &self.rest[s - 1]
-        }
     }
 }
 
@@ -355,44 +312,88 @@ fn mono_insert(dq: &mut VecDeque<(i64, f64)>, t: i64, v: f64, is_max: bool) {
     dq.insert(q, (t, v));
 }
 
-/// The head window of one group for one entity.
+/// The head window of one group for one entity, in one cache line for the common case (counts
+/// and at most one summed column); further sums and the min/max/distinct state live on the heap.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct GroupState {
-    pub lo: usize,
-    pub hi: usize,
-    sums: Sums,
+    lo: u32,
+    hi: u32,
+    /// Removals since the sums were last exact (see [`GroupState::advance`]).
+    removed: u32,
+    first: SumState,
+    extra: Option<Box<Extra>>,
+}
+
+/// The less common parts of a [`GroupState`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Extra {
+    rest: Vec<SumState>,
     mins: Vec<VecDeque<(i64, f64)>>,
     maxs: Vec<VecDeque<(i64, f64)>>,
     distinct: Vec<HashMap<u128, u32>>,
-    removed: usize,
 }
 
 impl GroupState {
     pub fn new(gp: &GroupPlan) -> Self {
+        let needs_extra = gp.sums.len() > 1 || !gp.plain;
         GroupState {
-            lo: 0,
-            hi: 0,
-            sums: Sums::new(gp.sums.len()),
-            mins: vec![VecDeque::new(); gp.mins.len()],
-            maxs: vec![VecDeque::new(); gp.maxs.len()],
-            distinct: vec![HashMap::new(); gp.distinct.len()],
-            removed: 0,
+            extra: needs_extra.then(|| {
+                Box::new(Extra {
+                    rest: vec![SumState::default(); gp.sums.len().saturating_sub(1)],
+                    mins: vec![VecDeque::new(); gp.mins.len()],
+                    maxs: vec![VecDeque::new(); gp.maxs.len()],
+                    distinct: vec![HashMap::default(); gp.distinct.len()],
+                })
+            }),
+            ..Default::default()
         }
     }
 
     /// Whether the shapes match the plan (used to validate restored snapshots).
     pub fn fits(&self, gp: &GroupPlan, len: usize) -> bool {
-        self.lo <= self.hi
-            && self.hi <= len
-            && self.sums.fits(gp.sums.len())
-            && self.mins.len() == gp.mins.len()
-            && self.maxs.len() == gp.maxs.len()
-            && self.distinct.len() == gp.distinct.len()
+        let shapes = match &self.extra {
+            None => gp.sums.len() <= 1 && gp.plain,
+            Some(x) => {
+                x.rest.len() == gp.sums.len().saturating_sub(1)
+                    && x.mins.len() == gp.mins.len()
+                    && x.maxs.len() == gp.maxs.len()
+                    && x.distinct.len() == gp.distinct.len()
+            }
+        };
+        self.lo <= self.hi && self.hi as usize <= len && shapes
+    }
+
+    /// First buffer index in the window.
+    #[inline]
+    pub fn lo(&self) -> usize {
+        self.lo as usize
     }
 
     #[inline]
     pub fn count(&self) -> usize {
-        self.hi - self.lo
+        (self.hi - self.lo) as usize
+    }
+
+    #[inline]
+    fn sum_state(&self, k: usize) -> &SumState {
+        match (k, &self.extra) {
+            (0, _) => &self.first,
+            (_, Some(x)) => &x.rest[k - 1],
+            (_, None) => unreachable!("sum slot {k} without extra state"),
+        }
+    }
+
+    #[inline]
+    fn sum_state_mut(&mut self, k: usize) -> &mut SumState {
+        match (k, &mut self.extra) {
+            (0, _) => &mut self.first,
+            (_, Some(x)) => &mut x.rest[k - 1],
+            (_, None) => unreachable!("sum slot {k} without extra state"),
+        }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Default::default)
     }
 
     /// Add buffer entry `i` (which enters the window) to the aggregates.
@@ -400,7 +401,7 @@ impl GroupState {
     fn add(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize, was_empty: bool) {
         for (k, &c) in gp.sums.iter().enumerate() {
             let x = buf.f(i, c);
-            let s = self.sums.get_mut(k);
+            let s = self.sum_state_mut(k);
             if was_empty {
                 s.reset(x);
             }
@@ -414,13 +415,14 @@ impl GroupState {
     /// The min/max/distinct part of [`GroupState::add`].
     fn add_extra(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize) {
         let t = buf.time(i);
-        for (dq, &c) in self.mins.iter_mut().zip(&gp.mins) {
+        let x = self.extra_mut();
+        for (dq, &c) in x.mins.iter_mut().zip(&gp.mins) {
             mono_insert(dq, t, buf.f(i, c), false);
         }
-        for (dq, &c) in self.maxs.iter_mut().zip(&gp.maxs) {
+        for (dq, &c) in x.maxs.iter_mut().zip(&gp.maxs) {
             mono_insert(dq, t, buf.f(i, c), true);
         }
-        for (m, &d) in self.distinct.iter_mut().zip(&gp.distinct) {
+        for (m, &d) in x.distinct.iter_mut().zip(&gp.distinct) {
             *m.entry(buf.distinct_key(i, d)).or_insert(0) += 1;
         }
     }
@@ -429,10 +431,11 @@ impl GroupState {
     #[inline]
     fn remove(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize) {
         for (k, &c) in gp.sums.iter().enumerate() {
-            self.sums.get_mut(k).remove(buf.f(i, c));
+            self.sum_state_mut(k).remove(buf.f(i, c));
         }
         if !gp.distinct.is_empty() {
-            for (m, &d) in self.distinct.iter_mut().zip(&gp.distinct) {
+            let x = self.extra_mut();
+            for (m, &d) in x.distinct.iter_mut().zip(&gp.distinct) {
                 let k = buf.distinct_key(i, d);
                 if let Some(n) = m.get_mut(&k) {
                     *n -= 1;
@@ -447,12 +450,12 @@ impl GroupState {
     /// Buffer entry `i`'s column `col` changed from `old` to `new` (label feedback): update the
     /// sums over that column if the entry is in the head window.
     pub fn relabel(&mut self, gp: &GroupPlan, i: usize, col: usize, old: f64, new: f64) {
-        if !(self.lo <= i && i < self.hi) {
+        if !(self.lo() <= i && i < self.hi as usize) {
             return;
         }
         for (k, &c) in gp.sums.iter().enumerate() {
             if c == col {
-                let s = self.sums.get_mut(k);
+                let s = self.sum_state_mut(k);
                 s.remove(old);
                 s.add(new);
                 self.removed += 1;
@@ -468,39 +471,37 @@ impl GroupState {
         let upper = t.saturating_sub(gp.delay);
         let lower = upper.saturating_sub(gp.window);
         let n = buf.len();
-        let mut removed = 0;
-        while self.lo < self.hi && buf.time(self.lo) <= lower {
-            self.remove(gp, buf, self.lo);
-            self.lo += 1;
+        let (mut lo, mut hi) = (self.lo as usize, self.hi as usize);
+        let mut removed = 0u32;
+        while lo < hi && buf.time(lo) <= lower {
+            self.remove(gp, buf, lo);
+            lo += 1;
             removed += 1;
         }
-        if self.lo == self.hi {
-            while self.hi < n && buf.time(self.hi) <= lower {
-                self.hi += 1;
+        if lo == hi {
+            while hi < n && buf.time(hi) <= lower {
+                hi += 1;
             }
-            self.lo = self.hi;
+            lo = hi;
         }
         if removed > 0 {
-            for dq in self.mins.iter_mut().chain(self.maxs.iter_mut()) {
-                if gp.plain {
-                    break;
-                }
-                while dq.front().is_some_and(|e| e.0 <= lower) {
-                    dq.pop_front();
+            if !gp.plain {
+                let x = self.extra_mut();
+                for dq in x.mins.iter_mut().chain(x.maxs.iter_mut()) {
+                    while dq.front().is_some_and(|e| e.0 <= lower) {
+                        dq.pop_front();
+                    }
                 }
             }
-            if self.lo == self.hi {
-                self.removed = 0;
-            } else {
-                self.removed += removed;
-            }
+            self.removed = if lo == hi { 0 } else { self.removed + removed };
         }
-        let refresh = self.removed > self.count().max(64);
-        while self.hi < n && buf.time(self.hi) <= upper {
-            let was_empty = self.lo == self.hi;
-            self.add(gp, buf, self.hi, was_empty);
-            self.hi += 1;
+        let refresh = self.removed as usize > (hi - lo).max(64);
+        while hi < n && buf.time(hi) <= upper {
+            self.add(gp, buf, hi, lo == hi);
+            hi += 1;
         }
+        self.lo = lo as u32;
+        self.hi = hi as u32;
         if refresh {
             self.recompute(gp, buf);
         }
@@ -508,9 +509,11 @@ impl GroupState {
 
     /// Recompute the running sums exactly from the buffer.
     fn recompute(&mut self, gp: &GroupPlan, buf: &Buffer) {
-        for (s, &c) in self.sums.iter_mut().zip(&gp.sums) {
-            s.reset(buf.f(self.lo, c));
-            for i in self.lo..self.hi {
+        let (lo, hi) = (self.lo as usize, self.hi as usize);
+        for (k, &c) in gp.sums.iter().enumerate() {
+            let s = self.sum_state_mut(k);
+            s.reset(buf.f(lo, c));
+            for i in lo..hi {
                 s.add(buf.f(i, c));
             }
         }
@@ -526,7 +529,7 @@ impl GroupState {
             self.lo += 1;
             self.hi += 1;
         } else if t <= upper {
-            debug_assert!(self.lo <= pos && pos <= self.hi);
+            debug_assert!(self.lo() <= pos && pos <= self.hi as usize);
             let was_empty = self.lo == self.hi;
             self.hi += 1;
             self.add(gp, buf, pos, was_empty);
@@ -535,7 +538,8 @@ impl GroupState {
 
     /// Entries `0..n` were dropped from the front of the buffer (all before `lo`).
     pub fn shift_down(&mut self, n: usize) {
-        debug_assert!(self.lo >= n);
+        debug_assert!(self.lo() >= n);
+        let n = n as u32;
         self.lo = self.lo.saturating_sub(n);
         self.hi = self.hi.saturating_sub(n);
     }
@@ -561,19 +565,19 @@ impl WindowView for HeadView<'_> {
         self.0.count()
     }
     fn sum(&self, s: usize) -> f64 {
-        self.0.sums[s].sum(self.0.count())
+        self.0.sum_state(s).sum(self.0.count())
     }
     fn m2(&self, s: usize) -> f64 {
-        self.0.sums[s].m2(self.0.count())
+        self.0.sum_state(s).m2(self.0.count())
     }
     fn min(&self, m: usize) -> Option<f64> {
-        self.0.mins[m].front().map(|e| e.1)
+        self.0.extra.as_ref()?.mins[m].front().map(|e| e.1)
     }
     fn max(&self, m: usize) -> Option<f64> {
-        self.0.maxs[m].front().map(|e| e.1)
+        self.0.extra.as_ref()?.maxs[m].front().map(|e| e.1)
     }
     fn distinct(&self, d: usize) -> usize {
-        self.0.distinct[d].len()
+        self.0.extra.as_ref().map_or(0, |x| x.distinct[d].len())
     }
 }
 
