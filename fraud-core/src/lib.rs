@@ -29,5 +29,6 @@ pub mod event;
 pub mod features;
 pub mod metrics;
 pub mod model;
+pub mod scoring;
 
 pub use error::{ArtifactError, Error, Result};

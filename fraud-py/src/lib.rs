@@ -2,9 +2,10 @@
 //!
 //! One file per core module: [`error`] (exception hierarchy, panic guard), [`iforest`] (the
 //! isolation forest), [`features`] (the streaming feature engine), [`metrics`], [`zscore`] (z-score
-//! detectors), [`supervised`] (random forest / logistic regression). The scikit-learn estimators
-//! are pure Python (`python/fraud_core/_iforest.py`, `python/fraud_core/_zscore.py`,
-//! `python/fraud_core/_supervised.py`) and hold a native object.
+//! detectors), [`supervised`] (random forest / logistic regression), [`pipeline`] (the scoring
+//! pipeline). The scikit-learn estimators are pure Python (`python/fraud_core/_iforest.py`,
+//! `python/fraud_core/_zscore.py`, `python/fraud_core/_supervised.py`; `_pipeline.py` for the
+//! pipeline's pandas front end) and hold a native object.
 
 use pyo3::prelude::*;
 
@@ -12,6 +13,7 @@ pub mod error;
 pub mod features;
 pub mod iforest;
 pub mod metrics;
+pub mod pipeline;
 pub mod supervised;
 pub mod zscore;
 
@@ -28,5 +30,6 @@ fn _fraud_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics::card_precision_at_k, m)?)?;
     m.add_class::<zscore::PyZScore>()?;
     m.add_class::<supervised::PySupervised>()?;
+    m.add_class::<pipeline::PyPipeline>()?;
     Ok(())
 }

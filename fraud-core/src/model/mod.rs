@@ -47,6 +47,9 @@ pub enum ArtifactKind {
     /// A [`crate::detectors::supervised::SupervisedModel`] (random forest or logistic regression).
     /// Tag 5 (tag 4 is reserved).
     Supervised,
+    /// A fitted [`crate::scoring::Pipeline`]: spec, detectors, calibration tables, threshold and
+    /// feature-engine state. Tag 6.
+    Pipeline,
 }
 
 impl ArtifactKind {
@@ -57,6 +60,7 @@ impl ArtifactKind {
             ArtifactKind::FeatureEngineSnapshot => 2,
             ArtifactKind::ZScore => 3,
             ArtifactKind::Supervised => 5,
+            ArtifactKind::Pipeline => 6,
         }
     }
 
@@ -67,6 +71,7 @@ impl ArtifactKind {
             ArtifactKind::FeatureEngineSnapshot => "FeatureEngineSnapshot",
             ArtifactKind::ZScore => "ZScore",
             ArtifactKind::Supervised => "Supervised",
+            ArtifactKind::Pipeline => "Pipeline",
         }
     }
 
@@ -77,6 +82,7 @@ impl ArtifactKind {
             2 => Some(ArtifactKind::FeatureEngineSnapshot),
             3 => Some(ArtifactKind::ZScore),
             5 => Some(ArtifactKind::Supervised),
+            6 => Some(ArtifactKind::Pipeline),
             _ => None,
         }
     }

@@ -10,6 +10,9 @@
   scikit-learn compatible, with per-feature ``z(X)`` and ``to_bytes``/``from_bytes`` artifacts.
 * :class:`SupervisedClassifier`: for labelled data, a random forest or an L2 logistic regression
   (smartcore, in Rust) with class balancing, scikit-learn compatible, ``to_bytes``/``from_bytes``.
+* :class:`Pipeline`: features -> detectors (isolation forest, z-scores, supervised) -> one
+  calibrated risk in [0, 1], an alert flag and reason codes; ``fit(df)``, ``score(event)``,
+  ``score_batch(df)``, one artifact (``to_bytes``/``from_bytes``) shared with Rust.
 * Metrics: :func:`roc_auc_score`, :func:`average_precision_score`, :func:`precision_at_k`,
   :func:`card_precision_at_k`.
 * Errors: every exception derives from :class:`FraudError`, itself a ``ValueError``.
@@ -32,6 +35,7 @@ from ._fraud_core import (
 )
 from ._features import FeatureEngine
 from ._iforest import IsolationForest
+from ._pipeline import Pipeline
 from ._supervised import SupervisedClassifier
 from ._zscore import RobustZScore, ZScore
 from .metrics import (
@@ -53,6 +57,7 @@ __all__ = [
     "LateEventError",
     "NonFiniteError",
     "NotFittedError",
+    "Pipeline",
     "RobustZScore",
     "SchemaError",
     "ShapeError",

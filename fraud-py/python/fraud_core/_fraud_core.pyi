@@ -280,3 +280,66 @@ def card_precision_at_k(
     k: int,
     remove_detected: bool = True,
 ) -> float: ...
+
+class _PipelineInfo(TypedDict):
+    spec_json: str
+    schema: _Schema
+    feature_names: list[str]
+    input_names: list[str]
+
+@final
+class Pipeline:
+    """Native fitted scoring pipeline (see ``fraud_core.Pipeline`` for the pandas front end)."""
+
+    @staticmethod
+    def check_spec(text: str) -> _PipelineInfo: ...
+    @staticmethod
+    def check_columns(text: str, names: list[str]) -> None: ...
+    @staticmethod
+    def fit_columns(
+        text: str,
+        time_kind: Literal["ms", "epoch", "float"],
+        time: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        key_codes: list[npt.NDArray[np.int64]],
+        key_uniques: list[list[Any]],
+        numeric: list[npt.NDArray[np.float64]],
+        label: npt.NDArray[np.float64] | None = None,
+    ) -> Pipeline: ...
+    def score(self, event: dict[str, Any]) -> tuple[float, bool, list[tuple[str, float, float]]]: ...
+    def score_columns(
+        self,
+        time_kind: Literal["ms", "epoch", "float"],
+        time: npt.NDArray[np.int64] | npt.NDArray[np.float64],
+        key_codes: list[npt.NDArray[np.int64]],
+        key_uniques: list[list[Any]],
+        numeric: list[npt.NDArray[np.float64]],
+        label: npt.NDArray[np.float64] | None = None,
+    ) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+    ]: ...
+    def reset_state(self) -> None: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> Pipeline: ...
+    def save(self, path: str | PathLike[str]) -> None: ...
+    @staticmethod
+    def load(path: str | PathLike[str]) -> Pipeline: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def feature_names(self) -> list[str]: ...
+    @property
+    def input_names(self) -> list[str]: ...
+    @property
+    def n_reasons(self) -> int: ...
+    @property
+    def training_rows(self) -> int: ...
+    @property
+    def spec_json(self) -> str: ...
+    @property
+    def schema(self) -> _Schema: ...
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]: ...

@@ -85,8 +85,9 @@ fn walk(tree: &Tree, keys: &[u32], credit: &mut Vec<(u32, f64)>) -> f64 {
 }
 
 impl Fitted {
-    /// Explain one row given as order keys into `out` (`d` values). See the module documentation.
-    fn explain_keys(&self, keys: &[u32], out: &mut [f64], credit: &mut Vec<(u32, f64)>) {
+    /// Explain one row given as order keys into `out` (`d` values) and return its anomaly score
+    /// `s(x)`. See the module documentation.
+    fn explain_keys(&self, keys: &[u32], out: &mut [f64], credit: &mut Vec<(u32, f64)>) -> f64 {
         out.fill(0.0);
         let mut path_sum = 0.0;
         for tree in &self.state.trees {
@@ -110,7 +111,16 @@ impl Fitted {
         } else {
             out.fill(strength / out.len() as f64);
         }
+        strength
     }
+}
+
+/// Reusable buffers for [`IsolationForest::explain_one_into`], so that explaining one row after
+/// another allocates nothing once the buffers have grown.
+#[derive(Debug, Clone, Default)]
+pub struct ExplainScratch {
+    keys: Vec<u32>,
+    credit: Vec<(u32, f64)>,
 }
 
 impl IsolationForest {
@@ -198,6 +208,33 @@ impl IsolationForest {
         let mut out = vec![0.0; row.len()];
         f.explain_keys(&keys, &mut out, &mut Vec::new());
         Ok(out)
+    }
+
+    /// [`explain_one`](Self::explain_one) into `out` (`n_features_in` values) with reusable
+    /// buffers, returning the row's anomaly score `s(x)` in `(0, 1]`: the same contributions, bit
+    /// for bit, as `explain_one`, and the same score as `-score_one(row)` (the path lengths are
+    /// added in the same tree order). Allocates nothing once `scratch` has grown.
+    pub fn explain_one_into(
+        &self,
+        row: &[f64],
+        out: &mut [f64],
+        scratch: &mut ExplainScratch,
+    ) -> Result<f64> {
+        let f = self.state("explain_one_into")?;
+        f.check_shape((1, row.len()))?;
+        if out.len() != row.len() {
+            return Err(crate::error::Error::ShapeMismatch(format!(
+                "output has {} slots for {} features",
+                out.len(),
+                row.len()
+            )));
+        }
+        scratch.keys.clear();
+        for (j, &v) in row.iter().enumerate() {
+            let k = v.to_f32_checked().ok_or_else(|| non_finite(0, j, v))?;
+            scratch.keys.push(order_key(k));
+        }
+        Ok(f.explain_keys(&scratch.keys, out, &mut scratch.credit))
     }
 
     /// Reason codes: for each row, up to `k` `(feature index, contribution)` pairs from

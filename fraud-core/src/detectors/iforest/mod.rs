@@ -52,6 +52,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use explain::ExplainScratch;
 pub use params::{Contamination, IsolationForestParams, MaxFeatures, MaxSamples};
 pub use tree::{average_path_length, height_limit};
 
