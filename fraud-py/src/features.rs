@@ -16,12 +16,13 @@ use std::sync::{Mutex, MutexGuard};
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use fraud_core::Error as CoreError;
-use fraud_core::event::{Event, EventColumns, FieldValue, KeyColumn, TimeColumn, write_key};
+use fraud_core::event::{Event, write_key};
 use fraud_core::features::FeatureEngine;
 
+use crate::convert::{Columns, core, field_value, fill_event, schema_dict, type_name};
 use crate::error::{guard, to_py};
 
 /// The engine and the buffers reused by `update`.
@@ -38,18 +39,6 @@ pub struct PyFeatureEngine {
     names: Vec<Py<PyString>>,
 }
 
-fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
-    guard(f).map_err(|e| to_py(py, e))
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// The secret as bytes: `bytes` (or bytearray/memoryview) or `str` (UTF-8).
 fn secret_bytes(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(None);
@@ -71,96 +60,6 @@ fn secret_bytes(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<u8>>> {
             "bytes or str (at least 16 bytes), or None",
         ),
     ))
-}
-
-/// Convert a Python value to a [`FieldValue`]: None and `pandas.NA` are null; Python and numpy
-/// bools, integers and floats keep their kind; datetimes (`datetime`, `pandas.Timestamp`,
-/// `numpy.datetime64`) become ISO 8601 text in `scratch`, which the core parses (naive = UTC);
-/// anything else is `Other` with its type name (in `type_buf`), which the core refuses for every
-/// field that is not ignored.
-fn field_value<'a>(
-    obj: &'a Bound<'_, PyAny>,
-    scratch: &'a mut String,
-    type_buf: &'a mut String,
-) -> PyResult<FieldValue<'a>> {
-    if obj.is_none() {
-        return Ok(FieldValue::Null);
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(FieldValue::Str(s.to_str()?));
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(FieldValue::Float(f.value()));
-    }
-    if obj.is_instance_of::<PyBool>() {
-        return Ok(FieldValue::Bool(obj.extract::<bool>()?));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return Ok(int_value(obj));
-    }
-    let tn = type_name(obj);
-    match tn.as_str() {
-        "bool" | "bool_" => return Ok(FieldValue::Bool(obj.is_truthy()?)),
-        // pandas' missing-value scalar.
-        "NAType" => return Ok(FieldValue::Null),
-        "datetime64" => {
-            *scratch = obj.str()?.to_str()?.to_string();
-            return Ok(FieldValue::Str(scratch));
-        }
-        _ => {}
-    }
-    if obj.hasattr("isoformat")? && obj.hasattr("tzinfo")? {
-        *scratch = obj.call_method0("isoformat")?.extract()?;
-        return Ok(FieldValue::Str(scratch));
-    }
-    if tn.contains("int") && obj.hasattr("__index__")? {
-        return Ok(int_value(obj));
-    }
-    if tn.contains("float")
-        && let Ok(f) = obj.extract::<f64>()
-    {
-        return Ok(FieldValue::Float(f));
-    }
-    *type_buf = tn;
-    Ok(FieldValue::Other(type_buf))
-}
-
-fn int_value<'a>(obj: &Bound<'_, PyAny>) -> FieldValue<'a> {
-    if let Ok(i) = obj.extract::<i64>() {
-        FieldValue::Int(i)
-    } else if let Ok(u) = obj.extract::<u64>() {
-        FieldValue::UInt(u)
-    } else {
-        FieldValue::Other("an integer beyond 64 bits")
-    }
-}
-
-/// Key texts of a key column's distinct values, by the core's key rules.
-fn key_texts(py: Python<'_>, field: &str, uniques: &Bound<'_, PyList>) -> PyResult<Vec<String>> {
-    let mut out = Vec::with_capacity(uniques.len());
-    let (mut scratch, mut tb) = (String::new(), String::new());
-    for item in uniques.iter() {
-        let v = field_value(&item, &mut scratch, &mut tb)?;
-        let mut s = String::new();
-        core(py, || write_key(field, v, &mut s))?;
-        out.push(s);
-    }
-    Ok(out)
-}
-
-fn slice<'a, T: numpy::Element>(
-    py: Python<'_>,
-    a: &'a PyReadonlyArray1<'_, T>,
-    field: &str,
-) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| {
-        to_py(
-            py,
-            CoreError::InvalidInput(format!(
-                "column `{field}` is not contiguous in memory: pass numpy.ascontiguousarray"
-            )),
-        )
-    })
 }
 
 impl PyFeatureEngine {
@@ -265,21 +164,7 @@ impl PyFeatureEngine {
             event: ev,
             out,
         } = &mut *st;
-        let mut b = engine.schema().builder(ev);
-        let (mut scratch, mut tb) = (String::new(), String::new());
-        for (k, v) in event.iter() {
-            let name_owned;
-            let name = match k.cast::<PyString>() {
-                Ok(s) => s.to_str()?,
-                Err(_) => {
-                    name_owned = k.str()?.to_string();
-                    name_owned.as_str()
-                }
-            };
-            let fv = field_value(&v, &mut scratch, &mut tb)?;
-            core(py, || b.set(name, fv))?;
-        }
-        core(py, || b.finish())?;
+        fill_event(py, engine.schema(), event, ev)?;
         core(py, || engine.update_into(ev, out))?;
         let d = PyDict::new(py);
         for (name, v) in self.names.iter().zip(out.iter()) {
@@ -331,96 +216,19 @@ impl PyFeatureEngine {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let mut st = self.lock(py);
         let engine = &mut st.engine;
-        let schema = engine.schema();
-        let ts_field = schema.timestamp_field().to_string();
-        let key_fields = schema.key_fields().to_vec();
-        let num_fields = schema.numeric_fields().to_vec();
-        let label_field = schema.label_field().unwrap_or("label").to_string();
-        if key_uniques.len() != key_codes.len() {
-            return Err(to_py(
-                py,
-                CoreError::ShapeMismatch(format!(
-                    "{} key code arrays but {} lists of distinct keys",
-                    key_codes.len(),
-                    key_uniques.len()
-                )),
-            ));
-        }
-        let mut texts = Vec::with_capacity(key_uniques.len());
-        for (i, u) in key_uniques.iter().enumerate() {
-            let field = key_fields.get(i).map_or("key", String::as_str);
-            texts.push(key_texts(py, field, u)?);
-        }
-        let time_i64: PyReadonlyArray1<'py, i64>;
-        let time_f64: PyReadonlyArray1<'py, f64>;
-        let time_col = match time_kind {
-            "ms" | "epoch" => {
-                time_i64 = time.extract()?;
-                let s = slice(py, &time_i64, &ts_field)?;
-                if time_kind == "ms" {
-                    TimeColumn::Millis(s)
-                } else {
-                    TimeColumn::Epoch(s)
-                }
-            }
-            "float" => {
-                time_f64 = time.extract()?;
-                TimeColumn::EpochFloat(slice(py, &time_f64, &ts_field)?)
-            }
-            other => {
-                return Err(to_py(
-                    py,
-                    CoreError::param("time_kind", other, "\"ms\", \"epoch\" or \"float\""),
-                ));
-            }
-        };
-        let mut keys = Vec::with_capacity(key_codes.len());
-        for (i, (c, t)) in key_codes.iter().zip(&texts).enumerate() {
-            let field = key_fields.get(i).map_or("key", String::as_str);
-            keys.push(KeyColumn {
-                codes: slice(py, c, field)?,
-                values: t,
-            });
-        }
-        let mut values = Vec::with_capacity(numeric.len());
-        for (i, c) in numeric.iter().enumerate() {
-            let field = num_fields.get(i).map_or("numeric", String::as_str);
-            values.push(slice(py, c, field)?);
-        }
-        let label = match &label {
-            Some(l) => Some(slice(py, l, &label_field)?),
-            None => None,
-        };
-        let id_field = schema.id_field().unwrap_or("id").to_string();
-        let id_texts = match &id_uniques {
-            Some(u) => Some(key_texts(py, &id_field, u)?),
-            None => None,
-        };
-        let id = match (&id_codes, &id_texts) {
-            (Some(c), Some(t)) => Some(KeyColumn {
-                codes: slice(py, c, &id_field)?,
-                values: t,
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(to_py(
-                    py,
-                    CoreError::InvalidInput("id codes and distinct ids go together".into()),
-                ));
-            }
-        };
-        let cols = EventColumns {
-            time: time_col,
-            keys,
-            numeric: values,
+        let cols = Columns {
+            time_kind: time_kind.to_string(),
+            time: time.clone(),
+            key_codes,
+            key_uniques,
+            numeric,
             label,
-            id,
+            id_codes,
+            id_uniques,
         };
         let n = engine.n_features();
-        let rows = cols.len();
-        let out = py
-            .detach(|| guard(|| engine.transform_columns(&cols)))
-            .map_err(|e| to_py(py, e))?;
+        let schema = engine.schema().clone();
+        let (rows, out) = cols.run(py, &schema, |c| Ok((c.len(), engine.transform_columns(c)?)))?;
         drop(st);
         let arr = ndarray::Array2::from_shape_vec((rows, n), out).map_err(|e| {
             to_py(
@@ -484,22 +292,7 @@ impl PyFeatureEngine {
     #[getter]
     fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let st = self.lock(py);
-        let s = st.engine.schema();
-        let d = PyDict::new(py);
-        d.set_item("timestamp", s.timestamp_field())?;
-        d.set_item(
-            "time_unit",
-            match s.time_unit() {
-                fraud_core::event::TimeUnit::Seconds => "s",
-                fraud_core::event::TimeUnit::Milliseconds => "ms",
-                fraud_core::event::TimeUnit::Datetime => "datetime",
-            },
-        )?;
-        d.set_item("keys", s.key_fields().to_vec())?;
-        d.set_item("numeric", s.numeric_fields().to_vec())?;
-        d.set_item("label", s.label_field())?;
-        d.set_item("id", s.id_field())?;
-        Ok(d)
+        schema_dict(py, st.engine.schema())
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -25,7 +25,8 @@ use fraud_core::detectors::iforest::{
     Contamination, IsolationForest, IsolationForestParams, MaxFeatures, MaxSamples,
 };
 
-use crate::error::{detached, dtype_err, guard, to_py};
+use crate::convert::{core, type_name};
+use crate::error::{detached, dtype_err, to_py};
 
 /// Rows up to this many features are scored by `score_one` without any heap allocation.
 const STACK_FEATURES: usize = 64;
@@ -58,13 +59,6 @@ impl Matrix<'_> {
             Matrix::F32(a) => View::F32(a.as_array()),
         }
     }
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 fn borrow_err(e: numpy::BorrowError) -> PyErr {
@@ -377,10 +371,6 @@ impl PyIsolationForest {
         }
         // The previous model is dropped here, after the lock is released.
     }
-}
-
-fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
-    guard(f).map_err(|e| to_py(py, e))
 }
 
 #[pymethods]

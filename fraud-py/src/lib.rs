@@ -9,6 +9,7 @@
 
 use pyo3::prelude::*;
 
+mod convert;
 pub mod error;
 pub mod features;
 pub mod iforest;

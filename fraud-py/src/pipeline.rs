@@ -13,16 +13,15 @@ use std::sync::{Mutex, MutexGuard};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyTuple};
 
 use fraud_core::Error as CoreError;
-use fraud_core::event::{
-    Event, EventColumns, EventSchema, FieldValue, KeyColumn, TimeColumn, write_key,
-};
+use fraud_core::event::Event;
 use fraud_core::features::FeatureEngine;
 use fraud_core::scoring::{Pipeline, PipelineSpec, Score};
 
-use crate::error::{detached, guard, to_py};
+use crate::convert::{Columns, core, fill_event, schema_dict};
+use crate::error::{detached, to_py};
 
 /// The pipeline and the buffers reused by `score`.
 struct State {
@@ -37,200 +36,10 @@ pub struct PyPipeline {
     state: Mutex<State>,
 }
 
-fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
-    guard(f).map_err(|e| to_py(py, e))
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// A Python value as a [`FieldValue`] for the core's event rules: None is null; bools, integers,
-/// floats and strings keep their kind; datetimes become ISO 8601 text (naive = UTC); numpy scalars
-/// are read by their kind; anything else is `Other` (refused by the core for a used field).
-fn field_value<'a>(
-    obj: &'a Bound<'_, PyAny>,
-    scratch: &'a mut String,
-    type_buf: &'a mut String,
-) -> PyResult<FieldValue<'a>> {
-    if obj.is_none() {
-        return Ok(FieldValue::Null);
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(FieldValue::Str(s.to_str()?));
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(FieldValue::Float(f.value()));
-    }
-    let tn = type_name(obj);
-    if obj.is_instance_of::<PyBool>() || tn == "bool_" {
-        return Ok(FieldValue::Bool(obj.is_truthy()?));
-    }
-    if obj.is_instance_of::<PyInt>() || (tn.contains("int") && obj.hasattr("__index__")?) {
-        return Ok(match obj.extract::<i64>() {
-            Ok(i) => FieldValue::Int(i),
-            Err(_) => match obj.extract::<u64>() {
-                Ok(u) => FieldValue::UInt(u),
-                Err(_) => FieldValue::Other("an integer beyond 64 bits"),
-            },
-        });
-    }
-    if tn == "NAType" {
-        return Ok(FieldValue::Null);
-    }
-    if tn == "datetime64" {
-        *scratch = obj.str()?.to_str()?.to_string();
-        return Ok(FieldValue::Str(scratch));
-    }
-    if obj.hasattr("isoformat")? && obj.hasattr("tzinfo")? {
-        *scratch = obj.call_method0("isoformat")?.extract()?;
-        return Ok(FieldValue::Str(scratch));
-    }
-    if tn.contains("float")
-        && let Ok(f) = obj.extract::<f64>()
-    {
-        return Ok(FieldValue::Float(f));
-    }
-    *type_buf = tn;
-    Ok(FieldValue::Other(type_buf))
-}
-
-fn slice<'a, T: numpy::Element>(
-    py: Python<'_>,
-    a: &'a PyReadonlyArray1<'_, T>,
-    field: &str,
-) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| {
-        to_py(
-            py,
-            CoreError::InvalidInput(format!(
-                "column `{field}` is not contiguous in memory: pass numpy.ascontiguousarray"
-            )),
-        )
-    })
-}
-
-/// The columns of a batch as passed from Python (see `transform_columns` of the feature engine).
-struct Columns<'py> {
-    time_kind: String,
-    time: Bound<'py, PyAny>,
-    key_codes: Vec<PyReadonlyArray1<'py, i64>>,
-    key_uniques: Vec<Bound<'py, PyList>>,
-    numeric: Vec<PyReadonlyArray1<'py, f64>>,
-    label: Option<PyReadonlyArray1<'py, f64>>,
-}
-
-impl<'py> Columns<'py> {
-    /// Borrow as [`EventColumns`] (key texts by the core's rules) and run `f` with the GIL released.
-    fn run<T: Send>(
-        &self,
-        py: Python<'py>,
-        schema: &EventSchema,
-        f: impl FnOnce(&EventColumns<'_>) -> fraud_core::Result<T> + Send,
-    ) -> PyResult<T> {
-        let key_fields = schema.key_fields();
-        if self.key_uniques.len() != self.key_codes.len() {
-            return Err(to_py(
-                py,
-                CoreError::ShapeMismatch(format!(
-                    "{} key code arrays but {} lists of distinct keys",
-                    self.key_codes.len(),
-                    self.key_uniques.len()
-                )),
-            ));
-        }
-        let mut texts = Vec::with_capacity(self.key_uniques.len());
-        let (mut scratch, mut tb) = (String::new(), String::new());
-        for (i, u) in self.key_uniques.iter().enumerate() {
-            let field = key_fields.get(i).map_or("key", String::as_str);
-            let mut out = Vec::with_capacity(u.len());
-            for item in u.iter() {
-                let v = field_value(&item, &mut scratch, &mut tb)?;
-                let mut s = String::new();
-                core(py, || write_key(field, v, &mut s))?;
-                out.push(s);
-            }
-            texts.push(out);
-        }
-        let ts = schema.timestamp_field();
-        let time_i64: PyReadonlyArray1<'py, i64>;
-        let time_f64: PyReadonlyArray1<'py, f64>;
-        let time = match self.time_kind.as_str() {
-            "ms" | "epoch" => {
-                time_i64 = self.time.extract()?;
-                let s = slice(py, &time_i64, ts)?;
-                if self.time_kind == "ms" {
-                    TimeColumn::Millis(s)
-                } else {
-                    TimeColumn::Epoch(s)
-                }
-            }
-            "float" => {
-                time_f64 = self.time.extract()?;
-                TimeColumn::EpochFloat(slice(py, &time_f64, ts)?)
-            }
-            other => {
-                return Err(to_py(
-                    py,
-                    CoreError::param("time_kind", other, "\"ms\", \"epoch\" or \"float\""),
-                ));
-            }
-        };
-        let mut keys = Vec::with_capacity(self.key_codes.len());
-        for (i, (c, t)) in self.key_codes.iter().zip(&texts).enumerate() {
-            let field = key_fields.get(i).map_or("key", String::as_str);
-            keys.push(KeyColumn {
-                codes: slice(py, c, field)?,
-                values: t,
-            });
-        }
-        let mut numeric = Vec::with_capacity(self.numeric.len());
-        for (i, c) in self.numeric.iter().enumerate() {
-            let field = schema
-                .numeric_fields()
-                .get(i)
-                .map_or("numeric", String::as_str);
-            numeric.push(slice(py, c, field)?);
-        }
-        let label = match &self.label {
-            Some(l) => Some(slice(py, l, schema.label_field().unwrap_or("label"))?),
-            None => None,
-        };
-        let cols = EventColumns {
-            time,
-            keys,
-            numeric,
-            label,
-            id: None,
-        };
-        detached(py, || f(&cols))
-    }
-}
-
 fn parse_spec(text: &str) -> fraud_core::Result<PipelineSpec> {
     let spec = PipelineSpec::from_json(text)?;
     spec.validate()?;
     Ok(spec)
-}
-
-fn schema_dict<'py>(py: Python<'py>, s: &EventSchema) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("timestamp", s.timestamp_field())?;
-    d.set_item(
-        "time_unit",
-        match s.time_unit() {
-            fraud_core::event::TimeUnit::Seconds => "s",
-            fraud_core::event::TimeUnit::Milliseconds => "ms",
-            fraud_core::event::TimeUnit::Datetime => "datetime",
-        },
-    )?;
-    d.set_item("keys", s.key_fields().to_vec())?;
-    d.set_item("numeric", s.numeric_fields().to_vec())?;
-    d.set_item("label", s.label_field())?;
-    Ok(d)
 }
 
 impl PyPipeline {
@@ -308,6 +117,8 @@ impl PyPipeline {
             key_uniques,
             numeric,
             label,
+            id_codes: None,
+            id_uniques: None,
         };
         let pipeline = cols.run(py, engine.schema(), move |c| Pipeline::fit(spec, c))?;
         Ok(Self::wrap(pipeline))
@@ -327,21 +138,7 @@ impl PyPipeline {
             score,
         } = &mut *st;
         {
-            let mut b = pipeline.engine().schema().builder(ev);
-            let (mut scratch, mut tb) = (String::new(), String::new());
-            for (k, v) in event.iter() {
-                let name_owned;
-                let name = match k.cast::<PyString>() {
-                    Ok(s) => s.to_str()?,
-                    Err(_) => {
-                        name_owned = k.str()?.to_string();
-                        name_owned.as_str()
-                    }
-                };
-                let fv = field_value(&v, &mut scratch, &mut tb)?;
-                core(py, || b.set(name, fv))?;
-            }
-            core(py, || b.finish())?;
+            fill_event(py, pipeline.engine().schema(), event, ev)?;
         }
         core(py, || pipeline.score_into(ev, score))?;
         let reasons = PyList::empty(py);
@@ -383,6 +180,8 @@ impl PyPipeline {
             key_uniques,
             numeric,
             label,
+            id_codes: None,
+            id_uniques: None,
         };
         let b = cols.run(py, &schema, |c| pipeline.score_batch(c))?;
         drop(st);

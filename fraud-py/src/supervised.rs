@@ -22,6 +22,7 @@ use fraud_core::detectors::supervised::{
     Balance, ModelSpec, SupervisedModel, SupervisedParams, TreeMaxFeatures,
 };
 
+use crate::convert::{core, type_name};
 use crate::error::{detached, dtype_err, guard, to_py};
 
 /// A 2-D matrix borrowed from numpy, in one of the two accepted element types.
@@ -44,13 +45,6 @@ impl Matrix<'_> {
             Matrix::F32(a) => View::F32(a.as_array()),
         }
     }
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 fn repr(obj: &Bound<'_, PyAny>) -> String {
@@ -268,10 +262,6 @@ impl PySupervised {
             Err(p) => std::mem::swap(&mut *p.into_inner(), &mut model),
         }
     }
-}
-
-fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
-    guard(f).map_err(|e| to_py(py, e))
 }
 
 #[pymethods]

@@ -19,6 +19,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use fraud_core::Error as CoreError;
 use fraud_core::detectors::zscore::{Combine, RobustZScore, ZScore, ZScoreParams};
 
+use crate::convert::{core, type_name};
 use crate::error::{detached, dtype_err, guard, to_py};
 
 /// Either detector.
@@ -58,13 +59,6 @@ impl Matrix<'_> {
             Matrix::F32(a) => View::F32(a.as_array()),
         }
     }
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 fn repr(obj: &Bound<'_, PyAny>) -> String {
@@ -187,10 +181,6 @@ impl PyZScore {
         let model = self.model();
         Ok(detached(py, move || f(&model, view))?.into_pyarray(py))
     }
-}
-
-fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
-    guard(f).map_err(|e| to_py(py, e))
 }
 
 #[pymethods]

@@ -32,7 +32,7 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::tree::{LEAF, Tree, average_path_length};
+use super::tree::{LEAF, Tree, average_path_length, split_credit};
 use super::{Fitted, IsolationForest, run_in_pool};
 use crate::data::{Scalar, non_finite, order_key};
 use crate::error::Result;
@@ -56,7 +56,8 @@ fn keys_of<T: Scalar>(x: &ArrayView2<'_, T>) -> Result<Vec<u32>> {
 }
 
 /// Walk one tree for a row given as order keys: put `(f_i, g_i)` of every split on the path in
-/// `credit` (cleared first) and return the path length `h_t(x)`.
+/// `credit` (cleared first) and return the path length `h_t(x)`. This is the reference rule; the
+/// padded layout computes the same values (see [`Fitted::explain_row`]).
 fn walk(tree: &Tree, keys: &[u32], credit: &mut Vec<(u32, f64)>) -> f64 {
     credit.clear();
     let mut i = 0usize;
@@ -69,15 +70,7 @@ fn walk(tree: &Tree, keys: &[u32], credit: &mut Vec<(u32, f64)>) -> f64 {
         } else {
             l + 1
         };
-        let n = tree.size[i] as f64;
-        let m = tree.size[next] as f64;
-        // Sizes are consistent in grown trees (0 < m < n); clamp for any accepted artifact.
-        let g = if n > 0.0 {
-            (1.0 - m / n).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        credit.push((f, g));
+        credit.push((f, split_credit(tree.size[i], tree.size[next])));
         i = next;
         depth += 1;
     }
@@ -85,9 +78,15 @@ fn walk(tree: &Tree, keys: &[u32], credit: &mut Vec<(u32, f64)>) -> f64 {
 }
 
 impl Fitted {
-    /// Explain one row given as order keys into `out` (`d` values) and return its anomaly score
-    /// `s(x)`. See the module documentation.
-    fn explain_keys(&self, keys: &[u32], out: &mut [f64], credit: &mut Vec<(u32, f64)>) -> f64 {
+    /// Reference explanation of one row given as order keys (`d` of them) into `out` (`d` values),
+    /// walking the canonical trees; returns the anomaly score `s(x)`. See the module documentation.
+    /// Used for the compact layout (height limits above 12), and as the reference in tests.
+    fn explain_keys_walk(
+        &self,
+        keys: &[u32],
+        out: &mut [f64],
+        credit: &mut Vec<(u32, f64)>,
+    ) -> f64 {
         out.fill(0.0);
         let mut path_sum = 0.0;
         for tree in &self.state.trees {
@@ -101,6 +100,12 @@ impl Fitted {
                 }
             }
         }
+        self.finish_explain(path_sum, out)
+    }
+
+    /// Scale the raw importances in `out` to sum to the anomaly score of a row whose path lengths
+    /// sum to `path_sum`, and return that score.
+    fn finish_explain(&self, path_sum: f64, out: &mut [f64]) -> f64 {
         let strength = -self.finish(path_sum);
         let total: f64 = out.iter().sum();
         if total > 0.0 {
@@ -113,13 +118,39 @@ impl Fitted {
         }
         strength
     }
+
+    /// Explain the row whose `d = out.len()` order keys are in `scratch.keys` into `out` and return
+    /// its anomaly score. With the padded layout, the row descends the padded trees like scoring
+    /// (16 trees in lockstep, index arithmetic) and picks each split's credit from the per-node
+    /// credits precomputed on first use; the floating-point operations and their order are those
+    /// of [`explain_keys_walk`](Self::explain_keys_walk), so the results are the same bits.
+    fn explain_row(&self, scratch: &mut ExplainScratch, out: &mut [f64]) -> f64 {
+        let d = out.len();
+        debug_assert_eq!(scratch.keys.len(), d);
+        let Some(credits) = self.credits() else {
+            return self.explain_keys_walk(&scratch.keys, out, &mut scratch.credit);
+        };
+        let dp = d.next_power_of_two();
+        scratch.keys.resize(dp, 0);
+        scratch.raw.clear();
+        scratch.raw.resize(dp, 0.0);
+        let path_sum = self
+            .layout
+            .explain_one(credits, &scratch.keys, &mut scratch.raw);
+        out.copy_from_slice(&scratch.raw[..d]);
+        self.finish_explain(path_sum, out)
+    }
 }
 
 /// Reusable buffers for [`IsolationForest::explain_one_into`], so that explaining one row after
 /// another allocates nothing once the buffers have grown.
 #[derive(Debug, Clone, Default)]
 pub struct ExplainScratch {
+    /// The row's order keys (padded to a power of two while explaining).
     keys: Vec<u32>,
+    /// Raw importances, padded like `keys`.
+    raw: Vec<f64>,
+    /// The reference walk's path credits (compact layout).
     credit: Vec<(u32, f64)>,
 }
 
@@ -173,11 +204,14 @@ impl IsolationForest {
         let mut out = vec![0.0; n * d];
         let threads = self.params.threads();
         let task = |(ti, chunk): (usize, &mut [f64])| {
-            let mut credit = Vec::new();
+            let mut scratch = ExplainScratch::default();
             let r0 = ti * EXPLAIN_TASK_ROWS;
             for (r, row) in chunk.chunks_mut(d).enumerate() {
-                let k = &keys[(r0 + r) * d..(r0 + r + 1) * d];
-                f.explain_keys(k, row, &mut credit);
+                scratch.keys.clear();
+                scratch
+                    .keys
+                    .extend_from_slice(&keys[(r0 + r) * d..(r0 + r + 1) * d]);
+                f.explain_row(&mut scratch, row);
             }
         };
         let chunk = EXPLAIN_TASK_ROWS * d;
@@ -206,7 +240,11 @@ impl IsolationForest {
             })
             .collect::<Result<Vec<u32>>>()?;
         let mut out = vec![0.0; row.len()];
-        f.explain_keys(&keys, &mut out, &mut Vec::new());
+        let mut scratch = ExplainScratch {
+            keys,
+            ..ExplainScratch::default()
+        };
+        f.explain_row(&mut scratch, &mut out);
         Ok(out)
     }
 
@@ -234,7 +272,7 @@ impl IsolationForest {
             let k = v.to_f32_checked().ok_or_else(|| non_finite(0, j, v))?;
             scratch.keys.push(order_key(k));
         }
-        Ok(f.explain_keys(&scratch.keys, out, &mut scratch.credit))
+        Ok(f.explain_row(scratch, out))
     }
 
     /// Reason codes: for each row, up to `k` `(feature index, contribution)` pairs from
@@ -498,5 +536,129 @@ mod tests {
             ));
             assert!(f.top_reasons(y.view(), 1).is_err());
         }
+    }
+
+    /// The reference rule: the canonical-tree walk for every row.
+    fn explain_by_walk(f: &IsolationForest, x: &Array2<f64>) -> Array2<f64> {
+        let fitted = f.fitted.as_ref().unwrap();
+        let keys = keys_of(&x.view()).unwrap();
+        let d = x.ncols();
+        let mut out = Array2::zeros(x.dim());
+        let mut credit = Vec::new();
+        for (r, mut row) in out.outer_iter_mut().enumerate() {
+            fitted.explain_keys_walk(
+                &keys[r * d..(r + 1) * d],
+                row.as_slice_mut().unwrap(),
+                &mut credit,
+            );
+        }
+        out
+    }
+
+    fn assert_same_bits(a: &Array2<f64>, b: &Array2<f64>, what: &str) {
+        assert_eq!(a.dim(), b.dim(), "{what}");
+        for ((i, j), v) in a.indexed_iter() {
+            assert_eq!(
+                v.to_bits(),
+                b[[i, j]].to_bits(),
+                "{what}: row {i}, feature {j}"
+            );
+        }
+    }
+
+    #[test]
+    fn padded_explanation_matches_the_reference_walk_bit_for_bit() {
+        use crate::detectors::iforest::{MaxFeatures, MaxSamples};
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2024);
+        // (rows, features, max_samples, trees, max_features, bootstrap, coarse values)
+        let cases: [(usize, usize, usize, usize, usize, bool, bool); 9] = [
+            (600, 7, 256, 100, 7, false, false),
+            (600, 14, 256, 37, 14, false, true),
+            (300, 3, 2, 5, 3, false, false),
+            (300, 5, 3, 17, 2, true, false),
+            (1000, 1, 64, 16, 1, false, true),
+            (2000, 9, 1000, 20, 9, false, false),
+            (5000, 70, 4096, 3, 40, false, true),
+            (400, 33, 100, 31, 33, true, true),
+            (50, 4, 50, 15, 4, false, true),
+        ];
+        for (case, &(n, d, psi, trees, m, bootstrap, coarse)) in cases.iter().enumerate() {
+            // Coarse values (few distinct levels) make duplicate rows, constant nodes and leaves
+            // above the height limit, hence pass-through nodes in the padded layout.
+            let x = Array2::from_shape_fn((n, d), |(_, j)| {
+                let v = normal(&mut rng) * (1.0 + j as f64);
+                if coarse { (v * 0.7).round() } else { v }
+            });
+            let params = IsolationForestParams::default()
+                .random_state(case as u64)
+                .n_estimators(trees)
+                .max_samples(MaxSamples::Count(psi))
+                .max_features(MaxFeatures::Count(m))
+                .bootstrap(bootstrap);
+            let f = forest(&x, params);
+            assert!(
+                f.fitted.as_ref().unwrap().credits().is_some(),
+                "case {case}"
+            );
+            // Training rows, fresh rows and far outliers.
+            let mut q = Array2::from_shape_fn((n.min(500) + 60, d), |(i, j)| {
+                if i < n.min(500) {
+                    x[[i, j]]
+                } else {
+                    normal(&mut rng) * 3.0 + if i % 3 == 0 { 40.0 } else { 0.0 }
+                }
+            });
+            q[[0, 0]] = -1e30;
+            let reference = explain_by_walk(&f, &q);
+            assert_same_bits(&f.explain(q.view()).unwrap(), &reference, "explain");
+            let scores = f.score_samples(q.view()).unwrap();
+            let mut scratch = ExplainScratch::default();
+            let mut out = vec![0.0; d];
+            for (i, row) in q.outer_iter().enumerate() {
+                let row = row.to_vec();
+                let s = f.explain_one_into(&row, &mut out, &mut scratch).unwrap();
+                assert_eq!(s.to_bits(), (-scores[i]).to_bits(), "case {case} row {i}");
+                assert_eq!(s.to_bits(), (-f.score_one(&row).unwrap()).to_bits());
+                for (j, v) in out.iter().enumerate() {
+                    assert_eq!(
+                        v.to_bits(),
+                        reference[[i, j]].to_bits(),
+                        "case {case} row {i}"
+                    );
+                }
+                if i % 50 == 0 {
+                    let one = f.explain_one(&row).unwrap();
+                    assert!(
+                        one.iter()
+                            .zip(&out)
+                            .all(|(a, b)| a.to_bits() == b.to_bits())
+                    );
+                }
+            }
+            // A reloaded model rebuilds the credits and gives the same bits.
+            let back = IsolationForest::from_bytes(&f.to_bytes().unwrap()).unwrap();
+            assert_same_bits(&back.explain(q.view()).unwrap(), &reference, "reloaded");
+        }
+    }
+
+    #[test]
+    fn deep_forests_explain_with_the_reference_walk() {
+        use crate::detectors::iforest::MaxSamples;
+        // max_samples 5000: height limit 13, beyond the padded layout.
+        let (x, _) = planted(5000, 20, 3, &[0, 1, 2], false, 3);
+        let f = forest(
+            &x,
+            IsolationForestParams::default()
+                .random_state(1)
+                .n_estimators(4)
+                .max_samples(MaxSamples::Count(5000)),
+        );
+        assert!(f.fitted.as_ref().unwrap().credits().is_none());
+        let q = x.slice_axis(Axis(0), Slice::from(4900..)).to_owned();
+        assert_same_bits(
+            &f.explain(q.view()).unwrap(),
+            &explain_by_walk(&f, &q),
+            "deep",
+        );
     }
 }

@@ -11,7 +11,7 @@
 //!   are stepped in lockstep to hide memory latency.
 //! * `Compact` (deeper trees): the canonical node arrays with explicit child indices.
 
-use super::tree::{LEAF, Tree, average_path_length};
+use super::tree::{LEAF, Tree, average_path_length, split_credit};
 use crate::data::order_key;
 
 /// Deepest height limit stored padded (2^12 leaves per tree).
@@ -192,6 +192,60 @@ impl Layout {
         }
     }
 
+    /// Explanation credits for the padded layout (`None` for the compact one): per tree `2N` values
+    /// (`N = 2^L` node slots), where slot `2p + dir` holds the credit `1 - m/n` (see
+    /// [`split_credit`]) of the split at heap position `p` for a row going left (`dir = 0`) or right
+    /// (`dir = 1`). Pass-through nodes below early leaves (and unused slots) hold `0.0`.
+    pub(crate) fn build_credits(&self, trees: &[Tree]) -> Option<Vec<f64>> {
+        let Layout::Padded { depth, .. } = self else {
+            return None;
+        };
+        let stride = 2usize << depth;
+        let mut credits = vec![0.0; stride * trees.len()];
+        for (tree, tc) in trees.iter().zip(credits.chunks_exact_mut(stride)) {
+            // (canonical node, heap position), as in `build`.
+            let mut stack = vec![(0usize, 0usize)];
+            while let Some((c, p)) = stack.pop() {
+                if tree.left[c] != LEAF {
+                    let lc = tree.left[c] as usize;
+                    tc[2 * p] = split_credit(tree.size[c], tree.size[lc]);
+                    tc[2 * p + 1] = split_credit(tree.size[c], tree.size[lc + 1]);
+                    stack.push((lc, 2 * p + 1));
+                    stack.push((lc + 1, 2 * p + 2));
+                }
+            }
+        }
+        Some(credits)
+    }
+
+    /// Explain one row of keys (`keys.len()` a power of two at least the number of features) with
+    /// the padded layout and the `credits` of [`build_credits`](Self::build_credits): add every
+    /// tree's `credit / h` per split to `raw[feature]` (`raw.len() == keys.len()`, zeroed by the
+    /// caller) and return the sum of the path lengths `h`. Trees are taken in order and each tree's
+    /// splits from the root down, so the floating-point operations are those of the reference walk
+    /// over the canonical trees (pass-through steps add `w * 0.0 = +0.0`, which changes no sum).
+    pub(crate) fn explain_one(&self, credits: &[f64], keys: &[u32], raw: &mut [f64]) -> f64 {
+        debug_assert!(keys.len().is_power_of_two() && raw.len() == keys.len());
+        let Layout::Padded {
+            depth,
+            n_trees,
+            nodes,
+            leaves,
+        } = self
+        else {
+            unreachable!("padded only")
+        };
+        macro_rules! dispatch {
+            ($($l:literal),*) => {
+                match *depth {
+                    $($l => padded_explain::<$l, { 1 << $l }>(*n_trees, nodes, leaves, credits, keys, raw),)*
+                    _ => unreachable!("padded depth is in 1..=MAX_PADDED_DEPTH"),
+                }
+            };
+        }
+        dispatch!(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+    }
+
     /// Sum of every tree's path length for one row of keys, in tree order. `keys.len()` is a power
     /// of two at least the number of features (the padding is never read).
     pub(crate) fn path_sum_one(&self, keys: &[u32]) -> f64 {
@@ -301,6 +355,79 @@ fn padded_one<const L: usize, const N: usize>(
             i = 2 * i + 1 + (keys[((node >> 32) as usize / LANES) & kmask] > node as u32) as usize;
         }
         sum += tl[(i + 1) & (N - 1)];
+    }
+    sum
+}
+
+/// One-row explanation kernel for padded trees of height `L` (`N = 2^L` slots per tree, `2N`
+/// credits): `TREE_LANES` trees are stepped in lockstep as in [`padded_one`], recording each step's
+/// feature and credit; then, tree by tree in order, the leaf's path length `h` is added to the sum
+/// and, when `h > 0`, `(1 / h) * credit` to each step's feature, root first.
+fn padded_explain<const L: usize, const N: usize>(
+    n_trees: usize,
+    nodes: &[u64],
+    leaves: &[f64],
+    credits: &[f64],
+    keys: &[u32],
+    raw: &mut [f64],
+) -> f64 {
+    let kmask = keys.len() - 1;
+    let raw: &mut [f64] = &mut raw[..=kmask];
+    let c2 = 2 * N;
+    let mut sum = 0.0;
+    let full = n_trees / TREE_LANES * TREE_LANES;
+    let mut feat = [[0usize; L]; TREE_LANES];
+    let mut credit = [[0.0f64; L]; TREE_LANES];
+    for t0 in (0..full).step_by(TREE_LANES) {
+        let g = &nodes[t0 * N..(t0 + TREE_LANES) * N];
+        let gl = &leaves[t0 * N..(t0 + TREE_LANES) * N];
+        let gc = &credits[t0 * c2..(t0 + TREE_LANES) * c2];
+        let mut idx = [0usize; TREE_LANES];
+        for step in 0..L {
+            for (k, i) in idx.iter_mut().enumerate() {
+                let p = *i & (N - 1);
+                let node = g[k * N + p];
+                let f = ((node >> 32) as usize / LANES) & kmask;
+                let dir = (keys[f] > node as u32) as usize;
+                feat[k][step] = f;
+                credit[k][step] = gc[k * c2 + ((2 * p + dir) & (c2 - 1))];
+                *i = 2 * p + 1 + dir;
+            }
+        }
+        for (k, i) in idx.iter().enumerate() {
+            let h = gl[k * N + ((i + 1) & (N - 1))];
+            sum += h;
+            if h > 0.0 {
+                let w = 1.0 / h;
+                for (&f, &c) in feat[k].iter().zip(&credit[k]) {
+                    raw[f & kmask] += w * c;
+                }
+            }
+        }
+    }
+    for t in full..n_trees {
+        let tn: &[u64; N] = nodes[t * N..(t + 1) * N].try_into().expect("stride N");
+        let tl: &[f64; N] = leaves[t * N..(t + 1) * N].try_into().expect("stride N");
+        let tc = &credits[t * c2..(t + 1) * c2];
+        let (f_row, c_row) = (&mut feat[0], &mut credit[0]);
+        let mut i = 0usize;
+        for step in 0..L {
+            let p = i & (N - 1);
+            let node = tn[p];
+            let f = ((node >> 32) as usize / LANES) & kmask;
+            let dir = (keys[f] > node as u32) as usize;
+            f_row[step] = f;
+            c_row[step] = tc[(2 * p + dir) & (c2 - 1)];
+            i = 2 * p + 1 + dir;
+        }
+        let h = tl[(i + 1) & (N - 1)];
+        sum += h;
+        if h > 0.0 {
+            let w = 1.0 / h;
+            for (&f, &c) in f_row.iter().zip(c_row.iter()) {
+                raw[f & kmask] += w * c;
+            }
+        }
     }
     sum
 }

@@ -46,6 +46,8 @@ mod layout;
 mod params;
 mod tree;
 
+use std::sync::OnceLock;
+
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -81,6 +83,9 @@ pub struct IsolationForest {
 struct Fitted {
     state: FittedState,
     layout: Layout,
+    /// Per-node explanation credits for the padded layout (see [`Layout::build_credits`]), built on
+    /// the first explanation (not serialised; `None` inside for the compact layout).
+    credits: OnceLock<Option<Vec<f64>>>,
 }
 
 /// What is serialised: everything needed to rebuild the scoring layout.
@@ -544,10 +549,16 @@ impl IsolationForest {
         Ok(())
     }
 
-    /// Bytes of memory used by the scoring layout plus the canonical trees.
+    /// Bytes of memory used by the scoring layout plus the canonical trees, plus the explanation
+    /// credits once an explanation has built them (`16 * 2^L` bytes per tree with the padded layout).
     pub fn memory_bytes(&self) -> usize {
         self.fitted.as_ref().map_or(0, |f| {
-            f.layout.heap_bytes() + f.state.trees.iter().map(|t| t.len() * 16).sum::<usize>()
+            f.layout.heap_bytes()
+                + f.state.trees.iter().map(|t| t.len() * 16).sum::<usize>()
+                + f.credits
+                    .get()
+                    .and_then(Option::as_ref)
+                    .map_or(0, |c| c.len() * 8)
         })
     }
 
@@ -650,7 +661,18 @@ impl Fitted {
             })
             .collect::<Result<Vec<_>, String>>()?;
         let layout = Layout::build(&state.trees, &depths, limit);
-        Ok(Fitted { state, layout })
+        Ok(Fitted {
+            state,
+            layout,
+            credits: OnceLock::new(),
+        })
+    }
+
+    /// The padded layout's explanation credits, built on first use; `None` for the compact layout.
+    fn credits(&self) -> Option<&[f64]> {
+        self.credits
+            .get_or_init(|| self.layout.build_credits(&self.state.trees))
+            .as_deref()
     }
 
     fn check_shape(&self, (_, d): (usize, usize)) -> Result<()> {

@@ -33,6 +33,20 @@ pub fn average_path_length(n: f64) -> f64 {
     }
 }
 
+/// Explanation credit of a split with `n` training rows for a row going to a child with `m` of them:
+/// `1 - m / n`, the fraction of the node's rows the split separates from the row (clamped to
+/// `[0, 1]` for any accepted artifact; grown trees have `0 < m < n`). One function for the reference
+/// walk and the precomputed credits of the padded layout, so both give the same bits.
+#[inline]
+pub(crate) fn split_credit(n: u32, m: u32) -> f64 {
+    let (n, m) = (n as f64, m as f64);
+    if n > 0.0 {
+        (1.0 - m / n).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// `ceil(log2(max(max_samples, 2)))`, the height limit of every tree.
 pub fn height_limit(max_samples: usize) -> usize {
     let m = max_samples.max(2);
