@@ -98,7 +98,7 @@ impl TreeMaxFeatures {
         let at_least_one = |v: f64| (v.floor() as usize).clamp(1, n_features.max(1));
         match self {
             TreeMaxFeatures::Sqrt => Ok(at_least_one((n_features as f64).sqrt())),
-            TreeMaxFeatures::Log2 => Ok(at_least_one((n_features as f64).log2())),
+            TreeMaxFeatures::Log2 => Ok(at_least_one(libm::log2(n_features as f64))),
             TreeMaxFeatures::Count(c) if c > n_features => Err(Error::param(
                 "max_features",
                 c,
@@ -491,9 +491,9 @@ fn balance_rows(
 #[inline]
 fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
+        1.0 / (1.0 + libm::exp(-z))
     } else {
-        let e = z.exp();
+        let e = libm::exp(z);
         e / (1.0 + e)
     }
 }

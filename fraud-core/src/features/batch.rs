@@ -443,7 +443,8 @@ fn fill_row_columns(
                     .and_then(|col| usize::try_from(col.codes[row]).ok())
                     .map_or(0, |code| distinct.ids[code]);
             }
-            ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW => {}
+            ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW | ColSource::DecayQ => {
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::spec::{
-    CalendarPart, CalendarPlan, FeatureSpec, KeyOp, KeyPlan, LatePolicy, Plan, compile,
+    CalendarPart, CalendarPlan, DecayStat, FeatureSpec, KeyOp, KeyPlan, LatePolicy, Plan, compile,
 };
 use super::state::{Entity, KeyRef, Store};
 use super::windows::{HeadView, ScanView, eval};
@@ -133,30 +133,73 @@ pub(super) fn id_hash(
     h | 1
 }
 
-/// The decayed average at buffer entry `last` (time `t`) from its cumulative decayed sums; for a
-/// windowed average, the contribution of entry `before` (the newest entry at or before
-/// `t - window`) and everything before it is subtracted.
+/// Decayed sums `(sum w x, sum w, sum w x^2)` at buffer entry `i` (weights relative to its
+/// time) over the key's events up to `i`; for a window, the contribution of entry `before` (the
+/// newest entry at or before the window's lower bound, if older than `i`) and everything before
+/// it is subtracted.
 #[inline]
-fn decayed(
+fn decayed_sums(
     buf: &super::windows::Buffer,
     dp: &super::spec::DecayPlan,
-    last: usize,
-    t: i64,
+    i: usize,
     before: Option<usize>,
-) -> f64 {
-    let (mut s, mut w) = (buf.f(last, dp.s_col), buf.f(last, dp.w_col));
-    if let Some(k) = before {
-        let f = decay(t.abs_diff(buf.time(k)), dp.half_life);
+) -> (f64, f64, f64) {
+    let (mut s, mut w, mut q) = (buf.f(i, dp.s_col), buf.f(i, dp.w_col), buf.f(i, dp.q_col));
+    if let Some(k) = before.filter(|&k| k < i) {
+        let f = decay(buf.time(i).abs_diff(buf.time(k)), dp.half_life);
         s -= buf.f(k, dp.s_col) * f;
         w -= buf.f(k, dp.w_col) * f;
+        q -= buf.f(k, dp.q_col) * f;
     }
-    s / w
+    (s, w, q)
+}
+
+/// A decayed feature of the event at buffer entry `cur` with value `x`; `prev` is the newest
+/// earlier-processed entry at or before it (for the z-score), `before` the window's excluded
+/// boundary entry.
+#[inline]
+fn decayed_value(
+    buf: &super::windows::Buffer,
+    dp: &super::spec::DecayPlan,
+    stat: DecayStat,
+    cur: usize,
+    prev: Option<usize>,
+    before: Option<usize>,
+    x: f64,
+    fill: f64,
+) -> f64 {
+    // Population deviation from the moments; a variance below 1e-10 of the mean square is
+    // rounding (the moments' difference cancels), so it counts as 0.
+    let std = |(s, w, q): (f64, f64, f64)| {
+        let (m, ms) = (s / w, q / w);
+        let var = ms - m * m;
+        if var > 1e-10 * ms { var.sqrt() } else { 0.0 }
+    };
+    match stat {
+        DecayStat::Mean => {
+            let (s, w, _) = decayed_sums(buf, dp, cur, before);
+            s / w
+        }
+        DecayStat::Std => std(decayed_sums(buf, dp, cur, before)),
+        DecayStat::Zscore => match prev {
+            Some(p) if before.is_none_or(|k| k < p) => {
+                let sums = decayed_sums(buf, dp, p, before);
+                let sd = std(sums);
+                if sd > 0.0 && sums.1 > 0.0 {
+                    (x - sums.0 / sums.1) / sd
+                } else {
+                    fill
+                }
+            }
+            _ => fill,
+        },
+    }
 }
 
 /// Decay factor `2^(-dt / half_life)`.
 #[inline]
 fn decay(dt: u64, half_life: f64) -> f64 {
-    (-(dt as f64) / half_life).exp2()
+    libm::exp2(-(dt as f64) / half_life)
 }
 
 #[inline]
@@ -227,15 +270,20 @@ pub(super) fn process(
             let last = e.buf.len().checked_sub(1);
             for dp in &kp.decays {
                 let x = f64::from_bits(row[dp.value_col]);
-                let (s, w) = match (prev, last) {
+                let (s, w, q) = match (prev, last) {
                     (Some(p), Some(i)) => {
                         let f = decay(t.abs_diff(p), dp.half_life);
-                        (e.buf.f(i, dp.s_col) * f + x, e.buf.f(i, dp.w_col) * f + 1.0)
+                        (
+                            e.buf.f(i, dp.s_col) * f + x,
+                            e.buf.f(i, dp.w_col) * f + 1.0,
+                            e.buf.f(i, dp.q_col) * f + x * x,
+                        )
                     }
-                    _ => (x, 1.0),
+                    _ => (x, 1.0, x * x),
                 };
                 row[dp.s_col] = s.to_bits();
                 row[dp.w_col] = w.to_bits();
+                row[dp.q_col] = q.to_bits();
             }
         }
         e.buf.push(t, row);
@@ -252,9 +300,20 @@ pub(super) fn process(
                     read,
                     include_current: true,
                 } => out[f.out] = eval(read, &HeadView(&e.groups[group]), f.fill, values),
-                KeyOp::Decayed { slot, group } => {
+                KeyOp::Decayed { slot, group, stat } => {
+                    let dp = &kp.decays[slot];
                     let before = group.and_then(|g| e.groups[g].lo().checked_sub(1));
-                    out[f.out] = decayed(&e.buf, &kp.decays[slot], last, t, before);
+                    let x = f64::from_bits(e.buf.word(last, dp.value_col));
+                    out[f.out] = decayed_value(
+                        &e.buf,
+                        dp,
+                        stat,
+                        last,
+                        last.checked_sub(1),
+                        before,
+                        x,
+                        f.fill,
+                    );
                 }
                 _ => {}
             }
@@ -278,15 +337,20 @@ pub(super) fn process(
         let before = pos.checked_sub(1);
         for dp in &kp.decays {
             let x = f64::from_bits(row[dp.value_col]);
-            let (s, w) = match before {
+            let (s, w, q) = match before {
                 Some(i) => {
                     let f = decay(t.abs_diff(e.buf.time(i)), dp.half_life);
-                    (e.buf.f(i, dp.s_col) * f + x, e.buf.f(i, dp.w_col) * f + 1.0)
+                    (
+                        e.buf.f(i, dp.s_col) * f + x,
+                        e.buf.f(i, dp.w_col) * f + 1.0,
+                        e.buf.f(i, dp.q_col) * f + x * x,
+                    )
                 }
-                None => (x, 1.0),
+                None => (x, 1.0, x * x),
             };
             row[dp.s_col] = s.to_bits();
             row[dp.w_col] = w.to_bits();
+            row[dp.q_col] = q.to_bits();
         }
         e.buf.insert(pos, t, row);
         for dp in &kp.decays {
@@ -295,8 +359,10 @@ pub(super) fn process(
                 let f = decay(e.buf.time(j).abs_diff(t), dp.half_life);
                 let s = e.buf.f(j, dp.s_col) + x * f;
                 let w = e.buf.f(j, dp.w_col) + f;
+                let q = e.buf.f(j, dp.q_col) + x * x * f;
                 e.buf.set_word(j, dp.s_col, s.to_bits());
                 e.buf.set_word(j, dp.w_col, w.to_bits());
+                e.buf.set_word(j, dp.q_col, q.to_bits());
             }
         }
         for (g, gp) in e.groups.iter_mut().zip(&kp.groups) {
@@ -331,13 +397,15 @@ pub(super) fn process(
                 KeyOp::TimeSince { max_gap } => {
                     time_since(before.map(|i| e.buf.time(i)), t, max_gap, f.fill)
                 }
-                KeyOp::Decayed { slot, group } => {
+                KeyOp::Decayed { slot, group, stat } => {
+                    let dp = &kp.decays[slot];
                     let before = group.and_then(|g| {
                         e.buf
                             .after(t.saturating_sub(kp.groups[g].window))
                             .checked_sub(1)
                     });
-                    decayed(&e.buf, &kp.decays[slot], pos, t, before)
+                    let x = f64::from_bits(e.buf.word(pos, dp.value_col));
+                    decayed_value(&e.buf, dp, stat, pos, pos.checked_sub(1), before, x, f.fill)
                 }
             };
         }
@@ -793,7 +861,8 @@ fn fill_row(
                 row[c + 1] = (h >> 64) as u64;
             }
             ColSource::Id => row[c] = id_hash(key_hash, distinct_key, ev.id.as_deref()),
-            ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW => {}
+            ColSource::KeyHashHi(_) | ColSource::DecayS | ColSource::DecayW | ColSource::DecayQ => {
+            }
         }
     }
 }

@@ -31,8 +31,12 @@
 //!   at or before the current one.
 //! - **decayed**: `sum(w_i x_i) / sum(w_i)`, `w_i = 2^(-(t - t_i) / half_life)`, over the key's
 //!   earlier-processed events with time at or before `t` (and after `t - window` when the feature
-//!   has a `window`), and the current event. Computed from cumulative decayed sums kept per
-//!   buffered event; a window subtracts the decayed sums of its oldest excluded event.
+//!   has a `window`), and the current event. `stat: "std"` gives the weighted standard deviation
+//!   `sqrt(sum(w_i x_i^2) / sum(w_i) - mean^2)` of the same events; `stat: "zscore"` (an EWMA
+//!   z-score) gives `(x - mean) / std` with the mean and deviation of the *earlier* events only
+//!   (a variance below 1e-10 of the mean square counts as 0: rounding of the moments).
+//!   Computed from cumulative decayed sums kept per buffered event; a window subtracts the
+//!   decayed sums of its oldest excluded event.
 //! - **calendar**: from the event time in UTC plus a fixed offset; weekday 0 = Monday.
 //!
 //! # State
@@ -86,6 +90,6 @@ mod tests;
 
 pub use engine::{EngineStats, FeatureEngine, Outcome};
 pub use spec::{
-    Agg, CalendarPart, DurationMs, FeatureKind, FeatureSpec, LatePolicy, Lateness, RelativeMode,
-    SchemaSpec,
+    Agg, CalendarPart, DecayStat, DurationMs, FeatureKind, FeatureSpec, LatePolicy, Lateness,
+    RelativeMode, SchemaSpec,
 };

@@ -179,6 +179,21 @@ pub enum RelativeMode {
     Zscore,
 }
 
+/// What a decayed feature reports (exponentially weighted moments of its key's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecayStat {
+    /// The weighted mean of the earlier events and the current one (default).
+    #[default]
+    Mean,
+    /// The weighted standard deviation (population form) of the earlier events and the current
+    /// one.
+    Std,
+    /// The current value against the weighted mean and standard deviation of the earlier events
+    /// only (an EWMA z-score; `fill` when there is none or their deviation is 0).
+    Zscore,
+}
+
 /// Calendar parts of the event time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -282,6 +297,13 @@ pub enum FeatureKind {
         /// Only the events in `(t - window, t]` (required when the spec has a `ttl`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         window: Option<DurationMs>,
+        /// `mean` (default), `std` or `zscore` (these two without a `window`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stat: Option<DecayStat>,
+        /// Value when the statistic is undefined (no earlier event, or a zero deviation for a
+        /// z-score); default NaN.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fill: Option<f64>,
     },
     /// A calendar part of the event time, in UTC shifted by `utc_offset_minutes`.
     Calendar {
@@ -391,6 +413,8 @@ pub(crate) enum ColSource {
     DecayS,
     /// Decayed weight snapshot.
     DecayW,
+    /// Decayed sum-of-squares snapshot.
+    DecayQ,
     /// Keyed hash of the event id (0 when the event has none).
     Id,
 }
@@ -425,6 +449,7 @@ pub(crate) struct DecayPlan {
     pub value_col: usize,
     pub s_col: usize,
     pub w_col: usize,
+    pub q_col: usize,
     pub half_life: f64,
 }
 
@@ -465,6 +490,7 @@ pub(crate) enum KeyOp {
         slot: usize,
         /// The `(window, 0)` group whose head window bounds a windowed average.
         group: Option<usize>,
+        stat: DecayStat,
     },
 }
 
@@ -874,6 +900,8 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                 field,
                 half_life,
                 window,
+                stat,
+                fill,
                 ..
             } => {
                 if half_life.0 <= 0 {
@@ -887,6 +915,12 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                 {
                     return Err(spec_err(&loc, format!("window {} ms must be > 0", w.0)));
                 }
+                if window.is_some() && stat.is_some_and(|s| s != DecayStat::Mean) {
+                    return Err(spec_err(
+                        &loc,
+                        "a windowed decayed feature supports stat `mean` only (the windowed moments of std and zscore cancel numerically); for a windowed z-score use `relative` with mode `zscore`",
+                    ));
+                }
                 has_decay |= window.is_none();
                 let ni = numeric(field)?;
                 let kp = key_plan(&mut keys, key)?;
@@ -897,6 +931,7 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                     value_col,
                     s_col: 0,
                     w_col: 0,
+                    q_col: 0,
                     half_life: half_life.0 as f64,
                 };
                 let slot = if let Some(i) = p
@@ -911,17 +946,24 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
                     let s_col = p.cols.len() - 1;
                     p.cols.push(ColSource::DecayW);
                     let w_col = p.cols.len() - 1;
+                    p.cols.push(ColSource::DecayQ);
+                    let q_col = p.cols.len() - 1;
                     p.decays.push(DecayPlan {
                         s_col,
                         w_col,
+                        q_col,
                         ..plan
                     });
                     p.decays.len() - 1
                 };
                 p.features.push(KeyFeature {
                     out,
-                    op: KeyOp::Decayed { slot, group },
-                    fill: f64::NAN,
+                    op: KeyOp::Decayed {
+                        slot,
+                        group,
+                        stat: stat.unwrap_or_default(),
+                    },
+                    fill: fill.unwrap_or(f64::NAN),
                 });
             }
             FeatureKind::Calendar {

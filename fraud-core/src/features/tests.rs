@@ -247,21 +247,40 @@ fn naive(spec: &FeatureSpec, evs: &[Event]) -> Vec<f64> {
                     field,
                     half_life,
                     window,
+                    stat,
+                    fill,
                     ..
                 } => {
                     let k = key_idx(key);
                     let c = num_idx(field);
                     let lo = window.map_or(i64::MIN, |w| ev.time_ms - w.0);
                     let mut m = earlier(evs, i, k, lo, ev.time_ms);
-                    m.push(i);
-                    let (mut s, mut w) = (0.0, 0.0);
+                    let stat = stat.unwrap_or_default();
+                    if stat != DecayStat::Zscore {
+                        m.push(i);
+                    }
+                    let (mut s, mut w, mut q) = (0.0, 0.0, 0.0);
                     for j in m {
                         let wt =
                             (-((ev.time_ms - evs[j].time_ms) as f64) / half_life.0 as f64).exp2();
-                        s += wt * evs[j].values[c];
+                        let x = evs[j].values[c];
+                        s += wt * x;
                         w += wt;
+                        q += wt * x * x;
                     }
-                    s / w
+                    let mean = s / w;
+                    let var = q / w - mean * mean;
+                    let sd = if var > 1e-10 * (q / w) {
+                        var.sqrt()
+                    } else {
+                        0.0
+                    };
+                    match stat {
+                        DecayStat::Mean => mean,
+                        DecayStat::Std => sd,
+                        DecayStat::Zscore if w > 0.0 && sd > 0.0 => (ev.values[c] - mean) / sd,
+                        DecayStat::Zscore => fill.unwrap_or(f64::NAN),
+                    }
                 }
                 FeatureKind::Calendar {
                     part,
@@ -302,6 +321,15 @@ fn close(a: f64, b: f64) -> bool {
 /// Run `update` and `transform` on fresh engines, check they agree bit for bit, and compare both
 /// with the naive recomputation.
 fn check(spec: &FeatureSpec, evs: &[Event]) -> std::result::Result<(), TestCaseError> {
+    check_tol(spec, evs, close)
+}
+
+/// [`check`] with another comparison of engine and naive values.
+fn check_tol(
+    spec: &FeatureSpec,
+    evs: &[Event],
+    close: impl Fn(f64, f64) -> bool,
+) -> std::result::Result<(), TestCaseError> {
     let mut online = FeatureEngine::new(spec.clone()).unwrap();
     let mut got = vec![];
     for ev in evs {
@@ -527,6 +555,27 @@ proptest! {
             json!({"kind": "decayed", "name": "dec4", "key": "shop", "field": "qty", "half_life": h, "window": w}),
         ], late);
         check(&spec, &events(&steps, late, 0))?;
+    }
+
+    #[test]
+    fn prop_decayed_std_and_zscore((steps, late) in stream(), h in 2_000i64..20_000, w in 1i64..8_000) {
+        let spec = spec_of(vec![
+            json!({"kind": "decayed", "name": "sd", "key": "card", "field": "qty", "half_life": h, "stat": "std"}),
+            json!({"kind": "decayed", "name": "z", "key": "card", "field": "qty", "half_life": h, "stat": "zscore", "fill": 0}),
+            json!({"kind": "decayed", "name": "z2", "key": "shop", "field": "amount", "half_life": h, "stat": "zscore", "fill": -1}),
+            json!({"kind": "decayed", "name": "m", "key": "shop", "field": "qty", "half_life": h, "window": w}),
+        ], late);
+        // Moments-based deviations lose digits when the deviation is small against the values
+        // (relative error ~ eps * mean_square / variance), so compare to 1e-6.
+        let loose = |a: f64, b: f64| {
+            (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+        };
+        check_tol(&spec, &events(&steps, late, 0), loose)?;
+        let windowed = FeatureSpec::from_value(json!({"schema": schema_json(), "features": [
+            {"kind": "decayed", "name": "z", "key": "card", "field": "qty", "half_life": h, "stat": "zscore", "window": w}]}))
+            .unwrap();
+        let refused = matches!(FeatureEngine::new(windowed), Err(Error::InvalidSpec { .. }));
+        prop_assert!(refused);
     }
 
     #[test]
@@ -887,7 +936,11 @@ fn ttl_evicts_without_changing_features() {
         })
         .collect();
     let ra = a.transform(&evs).unwrap();
-    let rb = b.transform(&evs).unwrap();
+    let rb = b.transform(&evs[..300]).unwrap();
+    // A snapshot taken after evictions (vacant slots) restores and continues identically.
+    assert!(b.stats().ttl_evictions > 0);
+    let mut b = FeatureEngine::restore(&b.snapshot().unwrap()).unwrap();
+    let rb = [rb, b.transform(&evs[300..]).unwrap()].concat();
     // Counts, risks and gaps are bit-identical; a windowed decayed average differs at most by
     // the rounding of the evicted history's residual weight.
     for (i, (x, y)) in ra.iter().zip(&rb).enumerate() {

@@ -137,7 +137,8 @@ impl<'de> Deserialize<'de> for Buffer {
             len: usize,
         }
         let raw = Raw::deserialize(d)?;
-        if raw.width == 0 || raw.data.len() != raw.len.saturating_mul(raw.width) {
+        // A vacant slot's buffer is the default one (width 0, no entries).
+        if (raw.width == 0 && raw.len != 0) || raw.data.len() != raw.len.saturating_mul(raw.width) {
             return Err(serde::de::Error::custom(
                 "event buffer: data length does not match its entries",
             ));

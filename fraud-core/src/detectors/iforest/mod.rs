@@ -211,7 +211,7 @@ fn weighted_without_replacement(rng: &mut Xoshiro256PlusPlus, w: &[f64], k: usiz
         .map(|(i, wi)| {
             let u: f64 = rng.random();
             // ln(u) / w, larger is better; u in [0, 1) so use 1 - u in (0, 1].
-            ((1.0 - u).ln() / wi, i)
+            (libm::log(1.0 - u) / wi, i)
         })
         .collect();
     let k = k.min(keyed.len());
@@ -695,7 +695,7 @@ impl Fitted {
         } else {
             1.0
         };
-        -(2f64.powf(-ratio))
+        -libm::pow(2.0, -ratio)
     }
 
     /// Score a matrix: blocks of rows are converted to keys, then every tree runs over the block.
