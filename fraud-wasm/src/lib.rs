@@ -13,5 +13,9 @@
 #![forbid(unsafe_code)]
 
 mod iforest;
+#[cfg(feature = "pipeline")]
+mod pipeline;
 
 pub use iforest::IsolationForest;
+#[cfg(feature = "pipeline")]
+pub use pipeline::Pipeline;
