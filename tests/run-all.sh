@@ -3,7 +3,8 @@
 # integration, doctests including the README's Rust quickstart), the Python suite against a freshly
 # built wheel (including the README's Python quickstart), and the WASM package's Node tests.
 # Installs what it needs: a Python virtualenv in .venv with maturin, numpy, pandas, scikit-learn,
-# joblib and pytest; the wasm32 target, wasm-bindgen-cli and the npm package binaryen (wasm-opt).
+# joblib, pytest, pyspark, pyarrow and the notebook runner (tests/spark-env.sh); the wasm32 target,
+# wasm-bindgen-cli and the npm package binaryen (wasm-opt).
 #
 # Environment: FRAUD_DATASETS overrides the shared data folder (default ../shared/datasets);
 # PYTHON selects the interpreter used to create the virtualenv (default python3).
@@ -34,6 +35,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "maturin==1.16.0" numpy "pandas<3" scikit-learn joblib pytest
+# Local PySpark (Java 17) and the notebook runner for fraud-py/tests/spark and the notebooks.
+bash tests/spark-env.sh .venv/bin/python
 
 step "build and install the fraud_core wheel"
 rm -rf target/wheels

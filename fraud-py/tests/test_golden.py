@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import warnings
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import fraud_core
 
-from conftest import GOLDEN_DIR
+# Paths computed here, not imported from conftest: tests/spark has a conftest of its own.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 
 MODEL = GOLDEN_DIR / "iforest_v1.bin"
 EXPECTED = GOLDEN_DIR / "iforest_v1_expected.json"

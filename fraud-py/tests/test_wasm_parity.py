@@ -20,11 +20,15 @@ import struct
 import subprocess
 
 import pandas as pd
+from pathlib import Path
+
 import pytest
 
 import fraud_core
 
-from conftest import GOLDEN_DIR, REPO_ROOT
+# Paths computed here, not imported from conftest: tests/spark has a conftest of its own.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GOLDEN_DIR = REPO_ROOT / "tests" / "golden"
 
 STEMS = ["pipeline_v1", "pipeline_supervised_v1"]
 WASM_PKG = REPO_ROOT / "fraud-wasm" / "pkg" / "fraud_wasm.js"
