@@ -154,7 +154,7 @@ fn decayed_sums(
     (s, w, q)
 }
 
-/// A decayed feature of the event at buffer entry `cur` with value `x`; `prev` is the newest
+/// A decayed feature of the event at buffer entry `cur`; `prev` is the newest
 /// earlier-processed entry at or before it (for the z-score), `before` the window's excluded
 /// boundary entry.
 #[inline]
@@ -165,9 +165,9 @@ fn decayed_value(
     cur: usize,
     prev: Option<usize>,
     before: Option<usize>,
-    x: f64,
     fill: f64,
 ) -> f64 {
+    let x = buf.f(cur, dp.value_col);
     // Population deviation from the moments; a variance below 1e-10 of the mean square is
     // rounding (the moments' difference cancels), so it counts as 0.
     let std = |(s, w, q): (f64, f64, f64)| {
@@ -303,17 +303,8 @@ pub(super) fn process(
                 KeyOp::Decayed { slot, group, stat } => {
                     let dp = &kp.decays[slot];
                     let before = group.and_then(|g| e.groups[g].lo().checked_sub(1));
-                    let x = f64::from_bits(e.buf.word(last, dp.value_col));
-                    out[f.out] = decayed_value(
-                        &e.buf,
-                        dp,
-                        stat,
-                        last,
-                        last.checked_sub(1),
-                        before,
-                        x,
-                        f.fill,
-                    );
+                    out[f.out] =
+                        decayed_value(&e.buf, dp, stat, last, last.checked_sub(1), before, f.fill);
                 }
                 _ => {}
             }
@@ -404,8 +395,7 @@ pub(super) fn process(
                             .after(t.saturating_sub(kp.groups[g].window))
                             .checked_sub(1)
                     });
-                    let x = f64::from_bits(e.buf.word(pos, dp.value_col));
-                    decayed_value(&e.buf, dp, stat, pos, pos.checked_sub(1), before, x, f.fill)
+                    decayed_value(&e.buf, dp, stat, pos, pos.checked_sub(1), before, f.fill)
                 }
             };
         }
