@@ -1,170 +1,68 @@
-//! `fraud-bench`: the main job on an embedded, seeded default.
+//! `fraud-bench`: the latency-SLA and quality harness of the fraud-detection library.
 //!
-//! Without arguments it generates a seeded synthetic outlier set, fits an isolation forest, scores
-//! the whole set in batch (one thread and every core) and row by row, and prints detection quality
-//! (ROC AUC, average precision, precision@k) and timing (fit time, batch throughput, single-row
-//! latency percentiles from an HDR histogram, model size). `--json FILE` also writes the report.
+//! Without a subcommand it runs the main job on the embedded default: simulate a seeded
+//! transaction stream, build features, fit the default pipeline on the training period, replay
+//! the test period one event at a time through `score` (feature update + detectors + reason
+//! codes), and report quality (ROC AUC, AP, card precision@100), per-event latency (p50 .. max
+//! from an HDR histogram), throughput and state size. See `fraud-bench --help`.
 //!
-//! The full transaction-stream replay (simulator, features, pipeline) replaces this demo when the
-//! streaming pipeline lands.
+//! Subcommands: `replay` (the default job, with options: `--input`, `--rate`, `--sla`, `--json`,
+//! ...), `handbook` (the Fraud Detection Handbook's chapter-3 protocol on its CSV), `iforest`
+//! (the isolation forest alone on synthetic data).
 
-use std::path::PathBuf;
-use std::time::Instant;
+mod handbook;
+mod iforest_demo;
+mod replay;
 
-use clap::Parser;
-use fraud_core::detectors::iforest::{IsolationForest, IsolationForestParams};
-use fraud_core::metrics::{average_precision, precision_at_k, roc_auc};
-use hdrhistogram::Histogram;
+use clap::{Parser, Subcommand};
 
-/// Command-line options.
+/// Command line.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about = "Fit and score the seeded demo data; print quality and latency"
+    about = "Replay a transaction stream through the fraud pipeline; report quality and latency",
+    args_conflicts_with_subcommands = true
 )]
-struct Args {
-    /// Rows of demo data.
-    #[arg(long, default_value_t = 200_000)]
-    rows: usize,
-    /// Features per row.
-    #[arg(long, default_value_t = 8)]
-    features: usize,
-    /// Fraction of planted anomalies.
-    #[arg(long, default_value_t = 0.01)]
-    contamination: f64,
-    /// Seed of the data and the model.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Trees in the forest.
-    #[arg(long, default_value_t = 100)]
-    trees: usize,
-    /// Write the report as JSON to this file (atomically).
-    #[arg(long)]
-    json: Option<PathBuf>,
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of the default `replay` job.
+    #[command(flatten)]
+    replay: replay::ReplayArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate (or read) a stream, fit the pipeline, replay the test period event by event.
+    Replay(replay::ReplayArgs),
+    /// The Fraud Detection Handbook's chapter-3 protocol with the library's features and models.
+    Handbook(handbook::HandbookArgs),
+    /// The isolation forest alone on seeded synthetic outlier data.
+    Iforest(iforest_demo::IforestArgs),
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("fraud-bench: error: {e}");
-        std::process::exit(2);
-    }
-}
-
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    if args.rows < 2 || args.features == 0 || !(0.0..0.5).contains(&args.contamination) {
-        return Err("need --rows >= 2, --features >= 1 and --contamination in [0, 0.5)".into());
-    }
-    eprintln!(
-        "[1/4] simulating {} rows x {} features ({}% planted anomalies, seed {})",
-        args.rows,
-        args.features,
-        args.contamination * 100.0,
-        args.seed
-    );
-    let data = fraud_datasets::synthetic::clusters_with_outliers(
-        args.rows,
-        args.features,
-        args.contamination,
-        args.seed,
-    );
-    let x = data.x.view();
-
-    eprintln!(
-        "[2/4] fitting an isolation forest ({} trees, 256 rows each)",
-        args.trees
-    );
-    let params = IsolationForestParams::default()
-        .n_estimators(args.trees)
-        .random_state(args.seed);
-    let t = Instant::now();
-    let mut forest = IsolationForest::new(params.clone().n_jobs(1))?;
-    forest.fit(x)?;
-    let fit_s = t.elapsed().as_secs_f64();
-
-    eprintln!("[3/4] batch scoring (one thread, then every core)");
-    let best_of = |f: &IsolationForest| -> Result<(f64, Vec<f64>), fraud_core::Error> {
-        let mut best = f64::INFINITY;
-        let mut scores = Vec::new();
-        for _ in 0..3 {
-            let t = Instant::now();
-            scores = f.score_samples(x)?.to_vec();
-            best = best.min(t.elapsed().as_secs_f64());
-        }
-        Ok((best, scores))
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => replay::run(&cli.replay).map(|(_, met)| met),
+        Some(Command::Replay(a)) => replay::run(a).map(|(_, met)| met),
+        Some(Command::Handbook(a)) => handbook::run(a)
+            .map(|r| {
+                r.print();
+                true
+            })
+            .map_err(Into::into),
+        Some(Command::Iforest(a)) => iforest_demo::run(a).map(|()| true),
     };
-    let (one_s, scores) = best_of(&forest)?;
-    let mut parallel = forest.clone();
-    parallel.set_params(params.clone().n_jobs(-1))?;
-    let (all_s, scores_all) = best_of(&parallel)?;
-    if scores_all != scores {
-        return Err("parallel scores differ from single-thread scores".into());
-    }
-
-    eprintln!("[4/4] scoring row by row");
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
-    let mut checksum = 0.0;
-    for (i, row) in data.x.outer_iter().enumerate() {
-        let row = row.to_vec();
-        let t = Instant::now();
-        let s = forest.score_one(&row)?;
-        hist.record(t.elapsed().as_nanos().max(1) as u64)?;
-        if s.to_bits() != scores[i].to_bits() {
-            return Err(format!("row {i}: score_one differs from the batch score").into());
+    match result {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("fraud-bench: a latency objective was missed");
+            std::process::exit(1);
         }
-        checksum += s;
+        Err(e) => {
+            eprintln!("fraud-bench: error: {e}");
+            std::process::exit(2);
+        }
     }
-
-    let anomaly: Vec<f64> = scores.iter().map(|s| -s).collect();
-    let k = data.y.iter().filter(|&&a| a).count().max(1);
-    let auc = roc_auc(&data.y, &anomaly)?;
-    let ap = average_precision(&data.y, &anomaly)?;
-    let pk = precision_at_k(&data.y, &anomaly, k)?;
-    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-    let n = args.rows as f64;
-    println!("fraud-bench demo: isolation forest on seeded synthetic data");
-    println!(
-        "  data            {} rows x {} features, {} anomalies, seed {}",
-        args.rows, args.features, k, args.seed
-    );
-    println!("  quality         ROC AUC {auc:.4}   AP {ap:.4}   precision@{k} {pk:.4}");
-    println!(
-        "  fit             {:.1} ms ({} trees)",
-        fit_s * 1e3,
-        args.trees
-    );
-    println!("  batch, 1 thread {:.2} M rows/s", n / one_s / 1e6);
-    println!(
-        "  batch, all cores {:.2} M rows/s ({} threads)",
-        n / all_s / 1e6,
-        std::thread::available_parallelism().map_or(1, |p| p.get())
-    );
-    println!(
-        "  score_one       p50 {:.2} us  p90 {:.2} us  p99 {:.2} us  p99.9 {:.2} us  max {:.2} us",
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        us(0.999),
-        hist.max() as f64 / 1000.0
-    );
-    let artifact_bytes = forest.to_bytes()?.len();
-    println!(
-        "  model           {:.0} KiB in memory, {:.0} KiB as an artifact",
-        forest.memory_bytes() as f64 / 1024.0,
-        artifact_bytes as f64 / 1024.0
-    );
-    if let Some(path) = &args.json {
-        let report = serde_json::json!({
-            "data": {"rows": args.rows, "features": args.features, "anomalies": k, "seed": args.seed},
-            "quality": {"roc_auc": auc, "average_precision": ap, "precision_at_k": pk, "k": k},
-            "fit_seconds": fit_s,
-            "batch_rows_per_second": {"one_thread": n / one_s, "all_cores": n / all_s},
-            "score_one_us": {"p50": us(0.5), "p90": us(0.9), "p99": us(0.99), "p999": us(0.999), "max": hist.max() as f64 / 1000.0},
-            "model_bytes": {"memory": forest.memory_bytes(), "artifact": artifact_bytes},
-            "checksum": checksum,
-        });
-        fraud_core::model::write_atomic(path, serde_json::to_string_pretty(&report)?.as_bytes())?;
-        eprintln!("report written to {}", path.display());
-    }
-    Ok(())
 }
