@@ -441,6 +441,8 @@ pub(crate) struct GroupPlan {
     pub pre: bool,
     /// No min, max or distinct aggregates (only counts and sums).
     pub plain: bool,
+    /// Whether a std or z-score reads the group's sums (so sums of squares are kept).
+    pub squares: bool,
 }
 
 /// One decayed average: value column, snapshot columns, half-life.
@@ -592,6 +594,7 @@ impl KeyPlan {
             distinct: vec![],
             pre: delay > 0,
             plain: true,
+            squares: false,
         });
         self.span = self.span.max(window + delay);
         self.groups.len() - 1
@@ -1043,11 +1046,13 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
         for f in &kp.features {
             if let KeyOp::Window {
                 group,
-                include_current: false,
-                ..
+                include_current,
+                read,
             } = f.op
             {
-                kp.groups[group].pre = true;
+                let g = &mut kp.groups[group];
+                g.pre |= !include_current;
+                g.squares |= matches!(read, WinRead::Std(..) | WinRead::Zscore { .. });
             }
         }
     }

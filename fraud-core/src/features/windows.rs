@@ -63,17 +63,22 @@ impl SumState {
             ..Default::default()
         };
     }
+    /// Add `x`; the sum of squares only when a std or z-score reads it (`squares`).
     #[inline]
-    fn add(&mut self, x: f64) {
+    fn add(&mut self, x: f64, squares: bool) {
         let y = x - self.shift;
         self.s1.add(y);
-        self.s2.add(y * y);
+        if squares {
+            self.s2.add(y * y);
+        }
     }
     #[inline]
-    fn remove(&mut self, x: f64) {
+    fn remove(&mut self, x: f64, squares: bool) {
         let y = x - self.shift;
         self.s1.add(-y);
-        self.s2.add(-(y * y));
+        if squares {
+            self.s2.add(-(y * y));
+        }
     }
     #[inline]
     fn sum(&self, n: usize) -> f64 {
@@ -406,7 +411,7 @@ impl GroupState {
             if was_empty {
                 s.reset(x);
             }
-            s.add(x);
+            s.add(x, gp.squares);
         }
         if !gp.plain {
             self.add_extra(gp, buf, i);
@@ -432,7 +437,7 @@ impl GroupState {
     #[inline]
     fn remove(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize) {
         for (k, &c) in gp.sums.iter().enumerate() {
-            self.sum_state_mut(k).remove(buf.f(i, c));
+            self.sum_state_mut(k).remove(buf.f(i, c), gp.squares);
         }
         if !gp.distinct.is_empty() {
             let x = self.extra_mut();
@@ -457,8 +462,8 @@ impl GroupState {
         for (k, &c) in gp.sums.iter().enumerate() {
             if c == col {
                 let s = self.sum_state_mut(k);
-                s.remove(old);
-                s.add(new);
+                s.remove(old, gp.squares);
+                s.add(new, gp.squares);
                 self.removed += 1;
             }
         }
@@ -515,7 +520,7 @@ impl GroupState {
             let s = self.sum_state_mut(k);
             s.reset(buf.f(lo, c));
             for i in lo..hi {
-                s.add(buf.f(i, c));
+                s.add(buf.f(i, c), gp.squares);
             }
         }
         self.removed = 0;
@@ -728,6 +733,7 @@ mod tests {
             distinct: vec![],
             pre: false,
             plain: true,
+            squares: true,
         };
         let mut buf = Buffer::new(1);
         let mut g = GroupState::new(&gp);
