@@ -1,7 +1,11 @@
 //! Conversions shared by the native classes: Python values to the core's [`FieldValue`]s, dicts
 //! to events, numpy columns to [`EventColumns`], and core errors to Python exceptions.
 
-use numpy::PyReadonlyArray1;
+use ndarray::ArrayView2;
+use numpy::{
+    PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
@@ -10,7 +14,7 @@ use fraud_core::event::{
     Event, EventColumns, EventSchema, FieldValue, KeyColumn, TimeColumn, write_key,
 };
 
-use crate::error::{detached, guard, to_py};
+use crate::error::{detached, dtype_err, guard, to_py};
 
 /// Run a core call, turning its error (or a panic) into the matching Python exception.
 pub(crate) fn core<T>(py: Python<'_>, f: impl FnOnce() -> fraud_core::Result<T>) -> PyResult<T> {
@@ -274,4 +278,86 @@ impl<'py> Columns<'py> {
         };
         detached(py, || f(&cols))
     }
+}
+
+/// A 2-D matrix borrowed from numpy, in one of the two accepted element types.
+pub(crate) enum Matrix<'py> {
+    F64(PyReadonlyArray2<'py, f64>),
+    F32(PyReadonlyArray2<'py, f32>),
+}
+
+/// A view of a [`Matrix`] that can cross into a GIL-free closure.
+#[derive(Clone, Copy)]
+pub(crate) enum View<'a> {
+    F64(ArrayView2<'a, f64>),
+    F32(ArrayView2<'a, f32>),
+}
+
+impl Matrix<'_> {
+    pub fn view(&self) -> View<'_> {
+        match self {
+            Matrix::F64(a) => View::F64(a.as_array()),
+            Matrix::F32(a) => View::F32(a.as_array()),
+        }
+    }
+}
+
+pub(crate) fn borrow_err(e: numpy::BorrowError) -> PyErr {
+    crate::error::FraudError::new_err(format!("cannot read the array: {e}"))
+}
+
+/// Borrow `x` as an aligned 2-D float64/float32 numpy array without copying; `class` names the
+/// Python class whose methods convert other inputs (for the error message).
+pub(crate) fn matrix<'py>(x: &Bound<'py, PyAny>, class: &str) -> PyResult<Matrix<'py>> {
+    let py = x.py();
+    if let Ok(u) = x.cast::<PyUntypedArray>() {
+        if u.ndim() != 2 {
+            return Err(to_py(
+                py,
+                CoreError::ShapeMismatch(format!(
+                    "expected a 2-D array (rows = samples), got a {}-D array of shape {:?}",
+                    u.ndim(),
+                    u.shape()
+                )),
+            ));
+        }
+        if !u.is_aligned() {
+            return Err(to_py(
+                py,
+                CoreError::InvalidInput(
+                    "the array is not aligned in memory: pass a copy (numpy.ascontiguousarray)"
+                        .into(),
+                ),
+            ));
+        }
+    }
+    if let Ok(a) = x.cast::<PyArray2<f64>>() {
+        return Ok(Matrix::F64(a.try_readonly().map_err(borrow_err)?));
+    }
+    if let Ok(a) = x.cast::<PyArray2<f32>>() {
+        return Ok(Matrix::F32(a.try_readonly().map_err(borrow_err)?));
+    }
+    let what = match x.cast::<PyUntypedArray>() {
+        Ok(u) => format!("an array of dtype {}", u.dtype()),
+        Err(_) => format!("an object of type {}", type_name(x)),
+    };
+    Err(dtype_err(
+        py,
+        format!(
+            "expected a 2-D numpy array of float64 or float32 (native byte order), got {what}; \
+             {class} converts other inputs"
+        ),
+    ))
+}
+
+/// `repr(obj)` for messages (the type name if `repr` fails).
+pub(crate) fn repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| format!("<{}>", type_name(obj)))
+}
+
+/// An `InvalidParameterError` naming parameter `name`, its value and what is expected.
+pub(crate) fn param_err(obj: &Bound<'_, PyAny>, name: &'static str, expected: &str) -> PyErr {
+    to_py(obj.py(), CoreError::param(name, repr(obj), expected))
 }

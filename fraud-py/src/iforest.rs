@@ -14,8 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use ndarray::ArrayView2;
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString, PyTuple};
@@ -25,7 +24,7 @@ use fraud_core::detectors::iforest::{
     Contamination, IsolationForest, IsolationForestParams, MaxFeatures, MaxSamples,
 };
 
-use crate::convert::{core, type_name};
+use crate::convert::{View, borrow_err, core, matrix, param_err, repr, type_name};
 use crate::error::{detached, dtype_err, to_py};
 
 /// Rows up to this many features are scored by `score_one` without any heap allocation.
@@ -38,85 +37,6 @@ const EXPECT_MAX_FEATURES: &str = "an integer >= 1 or a float in (0, 1]";
 const EXPECT_BOOL: &str = "True or False";
 const EXPECT_SEED: &str = "None or an integer in [0, 2**64 - 1]";
 const EXPECT_N_JOBS: &str = "None, -1 (every core) or an integer >= 1";
-
-/// A 2-D matrix borrowed from numpy, in one of the two accepted element types.
-enum Matrix<'py> {
-    F64(PyReadonlyArray2<'py, f64>),
-    F32(PyReadonlyArray2<'py, f32>),
-}
-
-/// A view of a [`Matrix`] that can cross into a GIL-free closure.
-#[derive(Clone, Copy)]
-enum View<'a> {
-    F64(ArrayView2<'a, f64>),
-    F32(ArrayView2<'a, f32>),
-}
-
-impl Matrix<'_> {
-    fn view(&self) -> View<'_> {
-        match self {
-            Matrix::F64(a) => View::F64(a.as_array()),
-            Matrix::F32(a) => View::F32(a.as_array()),
-        }
-    }
-}
-
-fn borrow_err(e: numpy::BorrowError) -> PyErr {
-    crate::error::FraudError::new_err(format!("cannot read the array: {e}"))
-}
-
-/// Borrow `x` as a 2-D float64/float32 numpy array without copying.
-fn matrix<'py>(x: &Bound<'py, PyAny>) -> PyResult<Matrix<'py>> {
-    let py = x.py();
-    if let Ok(u) = x.cast::<PyUntypedArray>() {
-        if u.ndim() != 2 {
-            return Err(to_py(
-                py,
-                CoreError::ShapeMismatch(format!(
-                    "expected a 2-D array (rows = samples), got a {}-D array of shape {:?}",
-                    u.ndim(),
-                    u.shape()
-                )),
-            ));
-        }
-        if !u.is_aligned() {
-            return Err(to_py(
-                py,
-                CoreError::InvalidInput(
-                    "the array is not aligned in memory: pass a copy (numpy.ascontiguousarray)"
-                        .into(),
-                ),
-            ));
-        }
-    }
-    if let Ok(a) = x.cast::<PyArray2<f64>>() {
-        return Ok(Matrix::F64(a.try_readonly().map_err(borrow_err)?));
-    }
-    if let Ok(a) = x.cast::<PyArray2<f32>>() {
-        return Ok(Matrix::F32(a.try_readonly().map_err(borrow_err)?));
-    }
-    let what = match x.cast::<PyUntypedArray>() {
-        Ok(u) => format!("an array of dtype {}", u.dtype()),
-        Err(_) => format!("an object of type {}", type_name(x)),
-    };
-    Err(dtype_err(
-        py,
-        format!(
-            "expected a 2-D numpy array of float64 or float32 (native byte order), got {what}; \
-             fraud_core.IsolationForest converts other inputs"
-        ),
-    ))
-}
-
-fn repr(obj: &Bound<'_, PyAny>) -> String {
-    obj.repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| format!("<{}>", type_name(obj)))
-}
-
-fn param_err(obj: &Bound<'_, PyAny>, name: &'static str, expected: &str) -> PyErr {
-    to_py(obj.py(), CoreError::param(name, repr(obj), expected))
-}
 
 /// A Python integer (or anything with `__index__`, e.g. numpy integers), but not a bool or float.
 fn as_int(obj: &Bound<'_, PyAny>) -> Option<i128> {
@@ -345,7 +265,7 @@ impl PyIsolationForest {
         on_f64: fn(&IsolationForest, ArrayView2<'_, f64>) -> fraud_core::Result<ndarray::Array1<R>>,
         on_f32: fn(&IsolationForest, ArrayView2<'_, f32>) -> fraud_core::Result<ndarray::Array1<R>>,
     ) -> PyResult<Bound<'py, PyArray1<R>>> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.IsolationForest")?;
         let view = m.view();
         let model = self.model();
         let out = detached(py, move || match view {
@@ -402,7 +322,7 @@ impl PyIsolationForest {
         sample_weight: Option<&Bound<'_, PyAny>>,
         feature_names: Option<Vec<String>>,
     ) -> PyResult<()> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.IsolationForest")?;
         let sample_weight = match sample_weight {
             None => None,
             Some(w) if w.is_none() => None,
@@ -472,7 +392,7 @@ impl PyIsolationForest {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.IsolationForest")?;
         let view = m.view();
         let model = self.model();
         let out = detached(py, move || match view {
@@ -492,7 +412,7 @@ impl PyIsolationForest {
         let k = as_int(k)
             .and_then(|v| usize::try_from(v).ok())
             .ok_or_else(|| param_err(k, "k", "an integer >= 0"))?;
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.IsolationForest")?;
         let view = m.view();
         let model = self.model();
         detached(py, move || match view {

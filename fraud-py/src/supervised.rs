@@ -9,90 +9,16 @@
 
 use std::sync::{Arc, RwLock};
 
-use ndarray::ArrayView2;
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyString, PyTuple};
 
-use fraud_core::Error as CoreError;
 use fraud_core::detectors::supervised::{
     Balance, ModelSpec, SupervisedModel, SupervisedParams, TreeMaxFeatures,
 };
 
-use crate::convert::{core, type_name};
-use crate::error::{detached, dtype_err, guard, to_py};
-
-/// A 2-D matrix borrowed from numpy, in one of the two accepted element types.
-enum Matrix<'py> {
-    F64(PyReadonlyArray2<'py, f64>),
-    F32(PyReadonlyArray2<'py, f32>),
-}
-
-/// A view of a [`Matrix`] that can cross into a GIL-free closure.
-#[derive(Clone, Copy)]
-enum View<'a> {
-    F64(ArrayView2<'a, f64>),
-    F32(ArrayView2<'a, f32>),
-}
-
-impl Matrix<'_> {
-    fn view(&self) -> View<'_> {
-        match self {
-            Matrix::F64(a) => View::F64(a.as_array()),
-            Matrix::F32(a) => View::F32(a.as_array()),
-        }
-    }
-}
-
-fn repr(obj: &Bound<'_, PyAny>) -> String {
-    obj.repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| format!("<{}>", type_name(obj)))
-}
-
-/// Borrow `x` as a 2-D float64/float32 numpy array without copying.
-fn matrix<'py>(x: &Bound<'py, PyAny>) -> PyResult<Matrix<'py>> {
-    let py = x.py();
-    let borrow = |e: numpy::BorrowError| {
-        crate::error::FraudError::new_err(format!("cannot read the array: {e}"))
-    };
-    if let Ok(u) = x.cast::<PyUntypedArray>()
-        && u.ndim() != 2
-    {
-        return Err(to_py(
-            py,
-            CoreError::ShapeMismatch(format!(
-                "expected a 2-D array (rows = samples), got a {}-D array of shape {:?}",
-                u.ndim(),
-                u.shape()
-            )),
-        ));
-    }
-    if let Ok(a) = x.cast::<PyArray2<f64>>() {
-        return Ok(Matrix::F64(a.try_readonly().map_err(borrow)?));
-    }
-    if let Ok(a) = x.cast::<PyArray2<f32>>() {
-        return Ok(Matrix::F32(a.try_readonly().map_err(borrow)?));
-    }
-    let what = match x.cast::<PyUntypedArray>() {
-        Ok(u) => format!("an array of dtype {}", u.dtype()),
-        Err(_) => format!("an object of type {}", type_name(x)),
-    };
-    Err(dtype_err(
-        py,
-        format!(
-            "expected a 2-D numpy array of float64 or float32 (native byte order), got {what}; \
-             fraud_core.SupervisedClassifier converts other inputs"
-        ),
-    ))
-}
-
-fn param_err(obj: &Bound<'_, PyAny>, name: &'static str, expected: &str) -> PyErr {
-    to_py(obj.py(), CoreError::param(name, repr(obj), expected))
-}
+use crate::convert::{View, core, matrix, param_err, type_name};
+use crate::error::{detached, guard, to_py};
 
 /// A Python integer (or numpy integer), not a bool or float.
 fn as_int(obj: &Bound<'_, PyAny>) -> Option<i128> {
@@ -307,7 +233,7 @@ impl PySupervised {
         x: &Bound<'_, PyAny>,
         y: PyReadonlyArray1<'_, bool>,
     ) -> PyResult<()> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.SupervisedClassifier")?;
         let view = m.view();
         let labels: Vec<bool> = y.as_array().iter().copied().collect();
         let params = self.model().params().clone();
@@ -329,7 +255,7 @@ impl PySupervised {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.SupervisedClassifier")?;
         let view = m.view();
         let model = self.model();
         let p = detached(py, move || match view {
@@ -345,7 +271,7 @@ impl PySupervised {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.SupervisedClassifier")?;
         let view = m.view();
         let model = self.model();
         let p = detached(py, move || match view {

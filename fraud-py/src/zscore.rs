@@ -8,19 +8,14 @@
 
 use std::sync::{Arc, RwLock};
 
-use ndarray::ArrayView2;
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray,
-    PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyArray2};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 
-use fraud_core::Error as CoreError;
 use fraud_core::detectors::zscore::{Combine, RobustZScore, ZScore, ZScoreParams};
 
-use crate::convert::{core, type_name};
-use crate::error::{detached, dtype_err, guard, to_py};
+use crate::convert::{View, core, matrix, param_err, type_name};
+use crate::error::{detached, guard, to_py};
 
 /// Either detector.
 #[derive(Clone)]
@@ -39,80 +34,12 @@ macro_rules! on {
     };
 }
 
-/// A 2-D matrix borrowed from numpy, in one of the two accepted element types.
-enum Matrix<'py> {
-    F64(PyReadonlyArray2<'py, f64>),
-    F32(PyReadonlyArray2<'py, f32>),
-}
-
-/// A view of a [`Matrix`] that can cross into a GIL-free closure.
-#[derive(Clone, Copy)]
-enum View<'a> {
-    F64(ArrayView2<'a, f64>),
-    F32(ArrayView2<'a, f32>),
-}
-
-impl Matrix<'_> {
-    fn view(&self) -> View<'_> {
-        match self {
-            Matrix::F64(a) => View::F64(a.as_array()),
-            Matrix::F32(a) => View::F32(a.as_array()),
-        }
-    }
-}
-
-fn repr(obj: &Bound<'_, PyAny>) -> String {
-    obj.repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| format!("<{}>", type_name(obj)))
-}
-
-/// Borrow `x` as a 2-D float64/float32 numpy array without copying.
-fn matrix<'py>(x: &Bound<'py, PyAny>) -> PyResult<Matrix<'py>> {
-    let py = x.py();
-    let borrow = |e: numpy::BorrowError| {
-        crate::error::FraudError::new_err(format!("cannot read the array: {e}"))
-    };
-    if let Ok(u) = x.cast::<PyUntypedArray>()
-        && u.ndim() != 2
-    {
-        return Err(to_py(
-            py,
-            CoreError::ShapeMismatch(format!(
-                "expected a 2-D array (rows = samples), got a {}-D array of shape {:?}",
-                u.ndim(),
-                u.shape()
-            )),
-        ));
-    }
-    if let Ok(a) = x.cast::<PyArray2<f64>>() {
-        return Ok(Matrix::F64(a.try_readonly().map_err(borrow)?));
-    }
-    if let Ok(a) = x.cast::<PyArray2<f32>>() {
-        return Ok(Matrix::F32(a.try_readonly().map_err(borrow)?));
-    }
-    let what = match x.cast::<PyUntypedArray>() {
-        Ok(u) => format!("an array of dtype {}", u.dtype()),
-        Err(_) => format!("an object of type {}", type_name(x)),
-    };
-    Err(dtype_err(
-        py,
-        format!(
-            "expected a 2-D numpy array of float64 or float32 (native byte order), got {what}; \
-             fraud_core.ZScore and fraud_core.RobustZScore convert other inputs"
-        ),
-    ))
-}
-
 /// Core parameters from Python values; type errors are `InvalidParameterError`s naming the value.
 fn params(
     py: Python<'_>,
     threshold: &Bound<'_, PyAny>,
     combine: &Bound<'_, PyAny>,
 ) -> PyResult<ZScoreParams> {
-    let bad = |name: &'static str, obj: &Bound<'_, PyAny>, expected: &str| {
-        to_py(py, CoreError::param(name, repr(obj), expected))
-    };
     let t = if threshold.is_instance_of::<PyBool>()
         || threshold.is_instance_of::<PyString>()
         || type_name(threshold) == "bool"
@@ -122,9 +49,9 @@ fn params(
         threshold.extract::<f64>().ok()
     }
     .ok_or_else(|| {
-        bad(
-            "threshold",
+        param_err(
             threshold,
+            "threshold",
             "a finite number > 0 (standard deviations)",
         )
     })?;
@@ -133,7 +60,7 @@ fn params(
             let s = s.to_str()?;
             guard(|| s.parse()).map_err(|e| to_py(py, e))?
         }
-        Err(_) => return Err(bad("combine", combine, "\"max\" or \"rms\"")),
+        Err(_) => return Err(param_err(combine, "combine", "\"max\" or \"rms\"")),
     };
     let p = ZScoreParams::default().threshold(t).combine(c);
     guard(|| p.validate()).map_err(|e| to_py(py, e))?;
@@ -176,7 +103,7 @@ impl PyZScore {
         x: &Bound<'py, PyAny>,
         f: fn(&Detector, View<'_>) -> fraud_core::Result<ndarray::Array1<R>>,
     ) -> PyResult<Bound<'py, PyArray1<R>>> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.ZScore and fraud_core.RobustZScore")?;
         let view = m.view();
         let model = self.model();
         Ok(detached(py, move || f(&model, view))?.into_pyarray(py))
@@ -213,7 +140,7 @@ impl PyZScore {
         x: &Bound<'_, PyAny>,
         feature_names: Option<Vec<String>>,
     ) -> PyResult<()> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.ZScore and fraud_core.RobustZScore")?;
         let view = m.view();
         let mut model = (*self.model()).clone();
         let model = detached(py, move || {
@@ -238,7 +165,7 @@ impl PyZScore {
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let m = matrix(x)?;
+        let m = matrix(x, "fraud_core.ZScore and fraud_core.RobustZScore")?;
         let view = m.view();
         let model = self.model();
         let z = detached(py, move || {
