@@ -12,7 +12,11 @@ pub mod simulator;
 pub mod synthetic;
 pub mod transactions;
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use fraud_core::Error;
 
 /// The 15 ODDS outlier benchmark sets, by file stem.
 pub const ODDS_SETS: [&str; 15] = [
@@ -41,4 +45,17 @@ pub fn datasets_dir() -> Option<PathBuf> {
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"),
     };
     dir.is_dir().then_some(dir)
+}
+
+/// Open a data file for reading, decompressing it when its name ends in `.gz`; a file that
+/// cannot be opened is an [`Error::InvalidInput`] naming it.
+pub fn open_data_file(path: &Path) -> Result<Box<dyn Read>, Error> {
+    let file = File::open(path)
+        .map_err(|e| Error::InvalidInput(format!("cannot open {}: {e}", path.display())))?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    })
 }

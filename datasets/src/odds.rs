@@ -1,8 +1,7 @@
 //! Loader for ODDS-format outlier sets: CSV with header `f0,...,f{d-1},label` (label 1 = anomaly),
 //! plain or gzip-compressed (by the `.gz` extension).
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use fraud_core::Error;
@@ -26,13 +25,7 @@ pub struct OddsData {
 /// ```
 pub fn load(path: impl AsRef<Path>) -> Result<OddsData, Error> {
     let path = path.as_ref();
-    let file = File::open(path)
-        .map_err(|e| Error::InvalidInput(format!("cannot open {}: {e}", path.display())))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
+    let reader = crate::open_data_file(path)?;
     parse(reader, &path.display().to_string())
 }
 

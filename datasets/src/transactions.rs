@@ -4,8 +4,7 @@
 //! `TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_TIME_SECONDS,TX_TIME_DAYS,TX_FRAUD,TX_FRAUD_SCENARIO`
 //! (column order free, extra columns ignored); `TX_DATETIME` is `YYYY-MM-DD HH:MM:SS` (UTC).
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use fraud_core::Error;
@@ -235,13 +234,7 @@ impl ColumnMap {
 /// order of first appearance (numbered separately for customers and terminals). Errors name the line and column of a bad value.
 pub fn load_csv(path: impl AsRef<Path>, map: &ColumnMap) -> Result<Transactions, Error> {
     let path = path.as_ref();
-    let file = File::open(path)
-        .map_err(|e| Error::InvalidInput(format!("cannot open {}: {e}", path.display())))?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 16, file))
-    };
+    let reader = crate::open_data_file(path)?;
     parse_csv(reader, &path.display().to_string(), map)
 }
 

@@ -734,10 +734,7 @@ impl SupervisedModel {
 
     /// Read an artifact file written by [`save`](Self::save) (or any `to_bytes` output).
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&model::read_file(path)?)
     }
 }
 

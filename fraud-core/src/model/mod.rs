@@ -200,6 +200,14 @@ pub fn decode<T: DeserializeOwned>(expected: ArtifactKind, bytes: &[u8]) -> Resu
     Ok(value)
 }
 
+/// Read an artifact file (any kind) into memory; a file that cannot be read is an
+/// [`Error::InvalidInput`] naming it.
+pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    std::fs::read(path)
+        .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, then rename.
 ///
 /// A reader sees either the previous file or the complete new one, never a partial write.

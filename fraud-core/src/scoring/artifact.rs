@@ -99,10 +99,7 @@ impl Pipeline {
 
     /// Read a pipeline written by [`Pipeline::save`].
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&model::read_file(path)?)
     }
 
     /// Load [`Pipeline::to_bytes`] bytes: scores are identical to the pipeline that wrote them,
