@@ -96,7 +96,7 @@ impl PyPipeline {
 
     /// Fit a pipeline on a columnar batch (see `FeatureEngine.transform_columns` for the layout).
     #[staticmethod]
-    #[pyo3(signature = (text, time_kind, time, key_codes, key_uniques, numeric, label=None))]
+    #[pyo3(signature = (text, time_kind, time, key_codes, key_uniques, numeric, label=None, id_codes=None, id_uniques=None))]
     #[allow(clippy::too_many_arguments)]
     fn fit_columns<'py>(
         py: Python<'py>,
@@ -107,6 +107,8 @@ impl PyPipeline {
         key_uniques: Vec<Bound<'py, PyList>>,
         numeric: Vec<PyReadonlyArray1<'py, f64>>,
         label: Option<PyReadonlyArray1<'py, f64>>,
+        id_codes: Option<PyReadonlyArray1<'py, i64>>,
+        id_uniques: Option<Bound<'py, PyList>>,
     ) -> PyResult<Self> {
         let spec = core(py, || parse_spec(text))?;
         let engine = core(py, || FeatureEngine::new(spec.features.clone()))?;
@@ -117,8 +119,8 @@ impl PyPipeline {
             key_uniques,
             numeric,
             label,
-            id_codes: None,
-            id_uniques: None,
+            id_codes,
+            id_uniques,
         };
         let pipeline = cols.run(py, engine.schema(), move |c| Pipeline::fit(spec, c))?;
         Ok(Self::wrap(pipeline))
@@ -158,7 +160,7 @@ impl PyPipeline {
     /// Score a columnar batch in row order from the current state (GIL released); returns
     /// `(risk, is_alert, reason_input (n, k) int64 with -1 for none, reason_value (n, k),
     /// reason_contribution (n, k))`.
-    #[pyo3(signature = (time_kind, time, key_codes, key_uniques, numeric, label=None))]
+    #[pyo3(signature = (time_kind, time, key_codes, key_uniques, numeric, label=None, id_codes=None, id_uniques=None))]
     #[allow(clippy::too_many_arguments)]
     fn score_columns<'py>(
         &self,
@@ -169,6 +171,8 @@ impl PyPipeline {
         key_uniques: Vec<Bound<'py, PyList>>,
         numeric: Vec<PyReadonlyArray1<'py, f64>>,
         label: Option<PyReadonlyArray1<'py, f64>>,
+        id_codes: Option<PyReadonlyArray1<'py, i64>>,
+        id_uniques: Option<Bound<'py, PyList>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut st = self.lock(py);
         let pipeline = &mut st.pipeline;
@@ -180,8 +184,8 @@ impl PyPipeline {
             key_uniques,
             numeric,
             label,
-            id_codes: None,
-            id_uniques: None,
+            id_codes,
+            id_uniques,
         };
         let b = cols.run(py, &schema, |c| pipeline.score_batch(c))?;
         drop(st);

@@ -118,6 +118,39 @@ def _time_column(col: Any, field: str, unit: str) -> tuple[str, np.ndarray]:
     )
 
 
+def _codes(col: Any) -> tuple[np.ndarray, list[Any]]:
+    """Dictionary-encode a key (or id) column: int64 codes (-1 = missing) and the distinct values."""
+    import pandas as pd
+
+    c, u = pd.factorize(col, use_na_sentinel=True)
+    return np.ascontiguousarray(c, dtype=np.int64), list(u.tolist()) if hasattr(u, "tolist") else list(u)
+
+
+def _frame_columns(df: Any, schema: dict[str, Any], check: Any, what: str) -> tuple[Any, ...]:
+    """A DataFrame as the native column arguments: time kind, time, key codes, key uniques, numeric
+    columns, label (when the column is present), id codes and id uniques (when the schema has an
+    id field and the column is present). ``check(names)`` validates the column names."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidInputError(f"{what} expects a pandas DataFrame, got {type(df).__name__}")
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        dup = next(n for i, n in enumerate(names) if n in names[:i])
+        raise SchemaError(f"column `{dup}` appears more than once")
+    check(names)
+    cols = dict(zip(names, (df.iloc[:, i] for i in range(len(names)))))
+    kind, time = _time_column(cols[schema["timestamp"]], schema["timestamp"], schema["time_unit"])
+    keys = [_codes(cols[k]) for k in schema["keys"]]
+    codes, uniques = [c for c, _ in keys], [u for _, u in keys]
+    numeric = [_float_column(cols[f], f) for f in schema["numeric"]]
+    label_name = schema["label"]
+    label = _float_column(cols[label_name], label_name) if label_name in cols else None
+    id_name = schema.get("id")
+    id_codes, id_uniques = _codes(cols[id_name]) if id_name is not None and id_name in cols else (None, None)
+    return kind, time, codes, uniques, numeric, label, id_codes, id_uniques
+
+
 class FeatureEngine:
     """Streaming features per entity, computed by the Rust core (one code path for serving and backfill).
 
@@ -174,35 +207,8 @@ class FeatureEngine:
         """
         import pandas as pd
 
-        if not isinstance(df, pd.DataFrame):
-            raise InvalidInputError(
-                f"transform expects a pandas DataFrame, got {type(df).__name__}"
-            )
-        names = [str(c) for c in df.columns]
-        if len(set(names)) != len(names):
-            dup = next(n for i, n in enumerate(names) if n in names[:i])
-            raise SchemaError(f"column `{dup}` appears more than once")
-        self._native.check_columns(names)
-        schema = self._native.schema
-        cols = dict(zip(names, (df.iloc[:, i] for i in range(len(names)))))
-        kind, time = _time_column(cols[schema["timestamp"]], schema["timestamp"], schema["time_unit"])
-        codes, uniques = [], []
-        for k in schema["keys"]:
-            c, u = pd.factorize(cols[k], use_na_sentinel=True)
-            codes.append(np.ascontiguousarray(c, dtype=np.int64))
-            uniques.append(list(u.tolist()) if hasattr(u, "tolist") else list(u))
-        numeric = [_float_column(cols[f], f) for f in schema["numeric"]]
-        label_name = schema["label"]
-        label = _float_column(cols[label_name], label_name) if label_name in cols else None
-        id_name = schema.get("id")
-        id_codes = id_uniques = None
-        if id_name is not None and id_name in cols:
-            c, u = pd.factorize(cols[id_name], use_na_sentinel=True)
-            id_codes = np.ascontiguousarray(c, dtype=np.int64)
-            id_uniques = list(u.tolist()) if hasattr(u, "tolist") else list(u)
-        out = self._native.transform_columns(
-            kind, time, codes, uniques, numeric, label, id_codes, id_uniques
-        )
+        args = _frame_columns(df, self._native.schema, self._native.check_columns, "transform")
+        out = self._native.transform_columns(*args)
         return pd.DataFrame(out, index=df.index, columns=self.feature_names, copy=False)
 
     def feedback(self, feedback: Mapping[str, Any]) -> bool:

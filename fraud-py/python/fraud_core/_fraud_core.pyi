@@ -304,6 +304,8 @@ class Pipeline:
         key_uniques: list[list[Any]],
         numeric: list[npt.NDArray[np.float64]],
         label: npt.NDArray[np.float64] | None = None,
+        id_codes: npt.NDArray[np.int64] | None = None,
+        id_uniques: list[Any] | None = None,
     ) -> Pipeline: ...
     def score(self, event: dict[str, Any]) -> tuple[float, bool, list[tuple[str, float, float]]]: ...
     def score_columns(
@@ -314,6 +316,8 @@ class Pipeline:
         key_uniques: list[list[Any]],
         numeric: list[npt.NDArray[np.float64]],
         label: npt.NDArray[np.float64] | None = None,
+        id_codes: npt.NDArray[np.int64] | None = None,
+        id_uniques: list[Any] | None = None,
     ) -> tuple[
         npt.NDArray[np.float64],
         npt.NDArray[np.bool_],

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from . import _fraud_core as _native
-from ._features import _float_column, _time_column
-from ._fraud_core import InvalidInputError, InvalidParameterError, NotFittedError, SchemaError
+from ._features import _frame_columns
+from ._fraud_core import InvalidInputError, InvalidParameterError, NotFittedError
 
 __all__ = ["Pipeline"]
 
@@ -44,31 +44,6 @@ def _spec_text(spec: Any) -> str:
         f"invalid parameter `spec` = <{type(spec).__name__}>: expected a dict, a JSON string or a "
         "path (str or os.PathLike) to a JSON file"
     )
-
-
-def _columns(df: Any, schema: dict[str, Any], check: Any, what: str) -> tuple[Any, ...]:
-    """The DataFrame as the native column arguments (time kind, time, codes, uniques, numeric,
-    label); the label column is passed when present."""
-    import pandas as pd
-
-    if not isinstance(df, pd.DataFrame):
-        raise InvalidInputError(f"{what} expects a pandas DataFrame, got {type(df).__name__}")
-    names = [str(c) for c in df.columns]
-    if len(set(names)) != len(names):
-        dup = next(n for i, n in enumerate(names) if n in names[:i])
-        raise SchemaError(f"column `{dup}` appears more than once")
-    check(names)
-    cols = dict(zip(names, (df.iloc[:, i] for i in range(len(names)))))
-    kind, time = _time_column(cols[schema["timestamp"]], schema["timestamp"], schema["time_unit"])
-    codes, uniques = [], []
-    for k in schema["keys"]:
-        c, u = pd.factorize(cols[k], use_na_sentinel=True)
-        codes.append(np.ascontiguousarray(c, dtype=np.int64))
-        uniques.append(list(u.tolist()) if hasattr(u, "tolist") else list(u))
-    numeric = [_float_column(cols[f], f) for f in schema["numeric"]]
-    label_name = schema["label"]
-    label = _float_column(cols[label_name], label_name) if label_name in cols else None
-    return kind, time, codes, uniques, numeric, label
 
 
 class Pipeline:
@@ -120,7 +95,7 @@ class Pipeline:
     def fit(self, df: Any) -> Pipeline:
         """Fit on training events (a pandas DataFrame in time order); returns ``self``."""
         spec = self._spec_json
-        args = _columns(
+        args = _frame_columns(
             df,
             self._info["schema"],
             lambda names: _native.Pipeline.check_columns(spec, names),
@@ -148,7 +123,7 @@ class Pipeline:
         native = self._fitted("score_batch")
         schema = self._info["schema"]
         spec = self._spec_json
-        args = _columns(
+        args = _frame_columns(
             df, schema, lambda names: _native.Pipeline.check_columns(spec, names), "score_batch"
         )
         risk, is_alert, idx, value, contrib = native.score_columns(*args)
