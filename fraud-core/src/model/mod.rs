@@ -210,7 +210,10 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync, then rename.
 ///
-/// A reader sees either the previous file or the complete new one, never a partial write.
+/// A reader sees either the previous file or the complete new one, never a partial write, even
+/// if the writing process is killed (shown by `tests/tests/durable_save.rs`). A process killed
+/// mid-way leaves its temporary file (`.NAME.tmp.PID.N` beside the target) behind; it is never
+/// read and can be deleted.
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let path = path.as_ref();
     let io = |what: &str, e: std::io::Error| {
@@ -223,10 +226,13 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     let file_name = path
         .file_name()
         .ok_or_else(|| Error::InvalidInput(format!("not a file path: {}", path.display())))?;
+    // Unique per process and per call, so concurrent saves to one path never share a temporary.
+    static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.tmp.{}",
+        ".{}.tmp.{}.{}",
         file_name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let result = (|| {
         let mut f =
