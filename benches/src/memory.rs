@@ -64,9 +64,12 @@ fn default_spec() -> Result<FeatureSpec, Box<dyn std::error::Error>> {
     Ok(FeatureSpec::from_json(text)?)
 }
 
+/// `(n_estimators, max_samples, artifact bytes, memory bytes)` of one fitted forest.
+type ModelSize = (usize, usize, usize, usize);
+
 /// Artifact and in-memory sizes of isolation forests (8 features, 20,000 training rows) for a few
 /// `(n_estimators, max_samples)`: `(n_estimators, max_samples, artifact bytes, memory bytes)`.
-fn model_sizes() -> Result<Vec<(usize, usize, usize, usize)>, Box<dyn std::error::Error>> {
+fn model_sizes() -> Result<Vec<ModelSize>, Box<dyn std::error::Error>> {
     use fraud_core::detectors::iforest::{IsolationForest, IsolationForestParams, MaxSamples};
     let x = ndarray::Array2::from_shape_fn((20_000, 8), |(i, j)| {
         ((i as u64 * 2_654_435_761 + j as u64 * 40_503) % 10_007) as f64
