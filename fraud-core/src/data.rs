@@ -54,7 +54,12 @@ pub(crate) fn non_finite(row: usize, column: usize, value: f64) -> Error {
     Error::NonFiniteValue {
         row,
         column,
-        value: format!("{value}"),
+        // Scientific notation for huge values (`1e308`, not 309 digits).
+        value: if value.abs() >= 1e16 {
+            format!("{value:e}")
+        } else {
+            format!("{value}")
+        },
         hint,
     }
 }

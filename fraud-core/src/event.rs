@@ -327,6 +327,12 @@ impl EventSchema {
                 Err(bad(format!("timestamp {u} overflows epoch milliseconds")))
             }
             (_, FieldValue::Float(f)) => float_time_ms(f, scale as f64).ok_or_else(|| {
+                // Scientific notation for huge values (`1e300`, not 301 digits).
+                let f = if f.abs() >= 1e16 {
+                    format!("{f:e}")
+                } else {
+                    format!("{f}")
+                };
                 bad(format!(
                     "timestamp {f} is not a finite epoch time within range"
                 ))
@@ -563,6 +569,7 @@ impl EventSchema {
         for k in 0..cols.keys.len() {
             self.column_key_code(cols, k, row)?;
         }
+        self.column_id(cols, row)?;
         for (c, name) in cols.numeric.iter().zip(&self.numeric) {
             if !c[row].is_finite() {
                 return Err(non_finite(name, c[row]));
@@ -897,8 +904,15 @@ pub fn write_key(field: &str, value: FieldValue<'_>, out: &mut String) -> Result
             }
         }
         FieldValue::Null => return Err(bad("an entity key must not be null")),
-        FieldValue::Bool(_) | FieldValue::Other(_) => {
-            return Err(bad("an entity key must be a string or an integer"));
+        FieldValue::Bool(_) => {
+            return Err(bad(
+                "an entity key must be a string or an integer (got a boolean)",
+            ));
+        }
+        FieldValue::Other(t) => {
+            return Err(bad(&format!(
+                "an entity key must be a string or an integer (got {t})"
+            )));
         }
     }
     Ok(())

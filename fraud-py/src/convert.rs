@@ -29,6 +29,11 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// How a str that is not valid Unicode (an unpaired surrogate) is named in messages; the WASM
+/// binding uses the same words for a JS string with a lone surrogate.
+pub(crate) const NOT_UNICODE: &str =
+    "a string that is not valid Unicode: it holds an unpaired surrogate";
+
 /// Convert a Python value to a [`FieldValue`]: None and `pandas.NA` are null; Python and numpy
 /// bools, integers and floats keep their kind; datetimes (`datetime`, `pandas.Timestamp`,
 /// `numpy.datetime64`) become ISO 8601 text in `scratch`, which the core parses (naive = UTC);
@@ -43,7 +48,12 @@ pub(crate) fn field_value<'a>(
         return Ok(FieldValue::Null);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(FieldValue::Str(s.to_str()?));
+        // A str with an unpaired surrogate has no UTF-8 form: refused by the core with the field
+        // name (a raw UnicodeEncodeError would not be a FraudError and would quote the key).
+        return Ok(match s.to_str() {
+            Ok(t) => FieldValue::Str(t),
+            Err(_) => FieldValue::Other(NOT_UNICODE),
+        });
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(FieldValue::Float(f.value()));
@@ -136,7 +146,14 @@ pub(crate) fn fill_event(
     for (k, v) in event.iter() {
         let name_owned;
         let name = match k.cast::<PyString>() {
-            Ok(s) => s.to_str()?,
+            Ok(s) => s.to_str().map_err(|_| {
+                to_py(
+                    py,
+                    CoreError::InvalidInput(format!(
+                        "an event field name is {NOT_UNICODE}: fix the text encoding upstream"
+                    )),
+                )
+            })?,
             Err(_) => {
                 name_owned = k.str()?.to_string();
                 name_owned.as_str()

@@ -21,6 +21,10 @@ use fraud_core::scoring::{Pipeline as CorePipeline, Score};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+/// How a string that is not valid Unicode is named in messages (the same words as the Python
+/// binding).
+const NOT_UNICODE: &str = "a string that is not valid Unicode: it holds an unpaired surrogate";
+
 fn js_err(e: fraud_core::Error) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -178,8 +182,15 @@ impl Pipeline {
                     FieldValue::Float(f)
                 }
             } else if let Some(s) = v.as_string() {
-                self.key = s;
-                FieldValue::Str(&self.key)
+                // `as_string` turns a lone surrogate into U+FFFD (two different keys would merge);
+                // refuse such a string, as Python does (checked only when U+FFFD shows up).
+                if s.contains('\u{fffd}') && !v.unchecked_ref::<js_sys::JsString>().is_valid_utf16()
+                {
+                    FieldValue::Other(NOT_UNICODE)
+                } else {
+                    self.key = s;
+                    FieldValue::Str(&self.key)
+                }
             } else if v.is_null() {
                 FieldValue::Null
             } else if v.is_undefined() {

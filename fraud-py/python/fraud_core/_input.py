@@ -49,16 +49,18 @@ def _first_non_number(X: Any) -> str:
         return ""
     if arr.ndim != 2:
         return ""
-    for i in range(arr.shape[0]):
-        for j in range(arr.shape[1]):
-            v = arr[i, j]
-            try:
-                float(v)
-                if isinstance(v, (str, bytes, complex, np.complexfloating)):
-                    raise TypeError
-            except (TypeError, ValueError):
-                col = f"column {j}" if columns is None else f"column {j} ({columns[j]!r})"
-                return f" (first non-numeric value {v!r} at row {i}, {col})"
+    # Prefer a value that does not convert at all (`'x'`) over a numeric string (`'1'`).
+    for strict in (False, True):
+        for i in range(arr.shape[0]):
+            for j in range(arr.shape[1]):
+                v = arr[i, j]
+                try:
+                    float(v)
+                    if strict and isinstance(v, (str, bytes, complex, np.complexfloating)):
+                        raise TypeError
+                except (TypeError, ValueError):
+                    col = f"column {j}" if columns is None else f"column {j} ({columns[j]!r})"
+                    return f" (first non-numeric value {v!r} at row {i}, {col})"
     return ""
 
 
