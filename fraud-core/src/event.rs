@@ -367,9 +367,7 @@ impl EventSchema {
             )));
         }
         for (v, name) in ev.values.iter().zip(&self.numeric) {
-            if !v.is_finite() {
-                return Err(non_finite(name, *v));
-            }
+            check_number(name, *v)?;
         }
         if let Some(l) = ev.label {
             if !l.is_finite() {
@@ -571,9 +569,7 @@ impl EventSchema {
         }
         self.column_id(cols, row)?;
         for (c, name) in cols.numeric.iter().zip(&self.numeric) {
-            if !c[row].is_finite() {
-                return Err(non_finite(name, c[row]));
-            }
+            check_number(name, c[row])?;
         }
         if let Some(l) = cols.label
             && l[row].is_infinite()
@@ -729,6 +725,28 @@ fn quote_list(names: &[String]) -> String {
     format!("[{}]", q.join(", "))
 }
 
+/// The largest magnitude a numeric event field may take. Window sums and sums of squares of such
+/// values stay finite (a single `1e308` would overflow a window's sum to infinity and poison the
+/// entity's features until the window has passed), and it is far beyond any amount or count.
+pub const MAX_NUMERIC_MAGNITUDE: f64 = 1e18;
+
+/// A numeric field's value if it is finite and within [`MAX_NUMERIC_MAGNITUDE`].
+fn check_number(field: &str, v: f64) -> Result<f64> {
+    if !v.is_finite() {
+        return Err(non_finite(field, v));
+    }
+    if v.abs() > MAX_NUMERIC_MAGNITUDE {
+        return Err(Error::InvalidField {
+            field: field.to_string(),
+            reason: format!(
+                "{v:e} is beyond +/-1e18, the range numeric fields accept (window sums must stay \
+                 finite): check the value or rescale the field"
+            ),
+        });
+    }
+    Ok(v)
+}
+
 fn non_finite(field: &str, v: f64) -> Error {
     Error::InvalidField {
         field: field.to_string(),
@@ -813,7 +831,7 @@ impl EventBuilder<'_, '_> {
                 }
             }
             Slot::Numeric(i) => {
-                self.ev.values[i] = number_from_field(name, value)?;
+                self.ev.values[i] = check_number(name, number_from_field(name, value)?)?;
                 self.seen_values += 1;
             }
             Slot::Label => {

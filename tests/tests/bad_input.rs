@@ -344,21 +344,26 @@ fn bi11_infinite_event_field() {
 #[test]
 fn bi12_huge_amount() {
     let mut p = pipeline();
-    // A finite amount is accepted by the feature engine, but the card's mean (a detector input,
-    // column 3 = `card_mean_1d`) exceeds the detectors' float32 range.
-    let e = msg(
-        p.score_json(&with("amount", json!(1e308))),
-        &format!("non-finite or out-of-range value 6.25e306 at row 0, column 3: {F32_HINT}"),
+    let before = p.engine().stats().events;
+    let want = "invalid value for field `amount`: 1e308 is beyond +/-1e18, the range numeric fields accept (window sums must stay finite): check the value or rescale the field";
+    let e = msg(p.score_json(&with("amount", json!(1e308))), want);
+    assert!(matches!(e, Error::InvalidField { .. }));
+    // Refused before the feature update: the card's windows are untouched, its next event scores.
+    assert_eq!(p.engine().stats().events, before);
+    assert!(
+        p.score_json(&with("amount", json!(1.0)))
+            .unwrap()
+            .risk
+            .is_finite()
     );
-    assert!(matches!(e, Error::NonFiniteValue { .. }));
-    // The engine took the event (a detector error comes after the feature update); a second one
-    // overflows the card's window sum to infinity, and the card's mean is NaN from then on: every
-    // event of this card fails until the 1-day window has passed.
-    let nan_mean = "invalid input: feature `card_mean_1d` is NaN (e.g. an empty window or no previous event): give it a `fill` value in the feature spec, or leave it out of `inputs`";
-    let e = msg(p.score_json(&with("amount", json!(1e308))), nan_mean);
-    assert!(matches!(e, Error::InvalidInput(_)));
-    msg(p.score_json(&with("amount", json!(1.0))), nan_mean);
-    assert_eq!(p.engine().stats().events, 2000 + 3);
+    // A batch with such a value: the same check.
+    let mut ev = p
+        .engine()
+        .schema()
+        .event_from_json(&with("amount", json!(1.0)))
+        .unwrap();
+    ev.values[0] = 1e308;
+    msg(p.score_batch_events(&[ev]), &format!("row 0: {want}"));
 }
 
 #[test]
