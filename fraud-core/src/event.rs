@@ -194,6 +194,14 @@ impl EventSchema {
         self.label.as_deref()
     }
 
+    /// Every field name the schema declares (timestamp, keys, numeric, label, id and ignored
+    /// fields), sorted: the names an event may carry.
+    pub fn field_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.lookup.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     fn declared(&self) -> String {
         let mut names = vec![format!("timestamp `{}`", self.timestamp)];
         if !self.keys.is_empty() {

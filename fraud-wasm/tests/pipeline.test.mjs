@@ -214,3 +214,70 @@ test("bad events throw Errors that name the field; the instance keeps working", 
   // None of them touched the state: the golden continuation still holds.
   expected.events.forEach((ev, i) => assertSameScore(p.scoreEvent(ev), expected.scores[i], `after errors, event ${i}`));
 });
+
+test("scoreEvent's JavaScript fast path equals the generic path on every kind of value", () => {
+  const { bytes, expected } = load("pipeline_v1");
+  const fast = Pipeline.fromBytes(bytes);
+  const generic = Pipeline.fromBytes(bytes);
+  assert.equal(typeof generic._scoreEventGeneric, "function");
+  const base = expected.events.at(-1);
+  let ts = base.ts;
+  const inherited = Object.create({ surprise: 1 });
+  const variants = [
+    (e) => e,
+    (e) => ({ ...e, amount: 44 }), // an integral number
+    (e) => ({ ...e, amount: -0 }), // negative zero: read as a float
+    (e) => ({ ...e, amount: 2 ** 53 }), // beyond exact integers: a float
+    (e) => ({ ...e, amount: 1.5e-300 }),
+    (e) => ({ ...e, card: "ü€😀 card" }), // non-ASCII keys
+    (e) => ({ ...e, card: 12 }), // an integer key
+    (e) => ({ ...e, merchant: 7n }), // bigint: generic path
+    (e) => ({ ...e, merchant: "m\u0000x" }), // a NUL in a string: generic path
+    (e) => ({ ...e, extra: undefined }), // undefined counts as absent
+    (e) => Object.assign(Object.create(inherited), e), // inherited fields are not fields
+    (e) => ({ ...e, ts: new Date(e.ts * 1000) }), // a Date
+    (e) => ({ ...e, ts: new Date(NaN) }), // an invalid Date: error
+    (e) => ({ ...e, amount: null }), // error
+    (e) => ({ ...e, amount: NaN }), // error
+    (e) => ({ ...e, amount: "12" }), // error
+    (e) => ({ ...e, surprise: 1 }), // unknown field: error
+    (e) => ({ ...e, card: "\ud800" }), // unpaired surrogate: error
+    (e) => ({ ...e, ts: e.ts - 10 ** 6 }), // late: error after the fields are read
+    (e) => ({ ...e, card: true }), // error
+    (e) => ({ ...e, note: 5 }), // ignored field of another type
+  ];
+  let compared = 0;
+  for (let round = 0; round < 30; round++) {
+    for (const [v, make] of variants.entries()) {
+      ts += 97;
+      const event = make({ ...base, ts, card: `c${(round * 7 + v) % 40}`, amount: 10 + v + round / 8 });
+      const run = (f) => {
+        try {
+          return { ok: f() };
+        } catch (e) {
+          assert.ok(e instanceof Error, "an Error");
+          return { err: e.message };
+        }
+      };
+      const a = run(() => fast.scoreEvent(event));
+      const b = run(() => generic._scoreEventGeneric(event));
+      const where = `round ${round}, variant ${v}`;
+      if (b.err !== undefined) {
+        assert.equal(a.err, b.err, where);
+      } else {
+        assert.equal(a.err, undefined, `${where}: ${a.err}`);
+        assertSameScore(a.ok, b.ok, where);
+        assert.deepEqual(Object.keys(a.ok), Object.keys(b.ok), where);
+        assert.deepEqual(a.ok.reasons.map((r) => Object.keys(r)), b.ok.reasons.map((r) => Object.keys(r)), where);
+      }
+      compared++;
+    }
+  }
+  assert.equal(compared, 30 * variants.length);
+  // The two states are the same: both continue identically.
+  for (let i = 0; i < 200; i++) {
+    ts += 61;
+    const event = { ...base, ts, card: `c${i % 40}`, amount: 5 + (i % 17) };
+    assertSameScore(fast.scoreEvent(event), generic._scoreEventGeneric(event), `after, event ${i}`);
+  }
+});
