@@ -50,8 +50,8 @@ pub enum Error {
     /// Any other invalid input, with a description of what is wrong.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// A feature spec that is not valid JSON (or does not have the spec's shape).
-    #[error("invalid feature spec JSON at line {line}, column {column}: {message}")]
+    /// A feature or pipeline spec that is not valid JSON (or does not have the spec's shape).
+    #[error("invalid spec JSON at line {line}, column {column}: {message}")]
     SpecJson {
         /// 1-based line of the problem, as reported by the JSON parser.
         line: usize,
@@ -60,8 +60,9 @@ pub enum Error {
         /// The parser's description of the problem.
         message: String,
     },
-    /// A feature spec that parses but is inconsistent (bad window, unknown field, duplicate name, ...).
-    #[error("invalid feature spec at {location}: {message}")]
+    /// A feature or pipeline spec that parses but is inconsistent (bad window, unknown field,
+    /// duplicate name, bad detector or alert setting, ...).
+    #[error("invalid spec at {location}: {message}")]
     InvalidSpec {
         /// Where in the spec: `schema`, `feature \`NAME\``, `lateness`, ...
         location: String,

@@ -12,6 +12,7 @@ import json
 import struct
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,9 @@ from fraud_core import (
     SpecError,
 )
 
-from conftest import GOLDEN_DIR
+# Computed here: `conftest` is ambiguous as a module name (fraud-py/tests/spark has one too).
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / "tests" / "golden"
+
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("sklearn")  # the documented shape messages are scikit-learn's validation's
@@ -425,17 +428,17 @@ def test_bi31_trailing_bytes():
 
 
 def test_bi32_malformed_json_spec():
-    msg = "invalid feature spec JSON at line 1, column 31: trailing comma"
+    msg = "invalid spec JSON at line 1, column 31: trailing comma"
     raises(SpecError, msg, fc.FeatureEngine, '{"schema": {"timestamp": "ts",}')
     b = edit_leading_text(golden("pipeline_v1.bin"), lambda t: t[: len(t) // 2])
-    msg = stored_spec("invalid feature spec JSON at line 1, column 900: EOF while parsing a string")
+    msg = stored_spec("invalid spec JSON at line 1, column 900: EOF while parsing a string")
     raises(ArtifactError, msg, fc.Pipeline.from_bytes, b)
 
 
 def test_bi33_unknown_spec_key():
     b = edit_leading_text(golden("pipeline_v1.bin"), lambda t: t.replace('"window":', '"windw":', 1))
     msg = stored_spec(
-        "invalid feature spec JSON at line 1, column 489: unknown field `windw`, expected one of "
+        "invalid spec JSON at line 1, column 489: unknown field `windw`, expected one of "
         "`name`, `key`, `agg`, `field`, `window`, `delay`, `include_current`, `ddof`, `fill`"
     )
     raises(ArtifactError, msg, fc.Pipeline.from_bytes, b)
@@ -443,7 +446,7 @@ def test_bi33_unknown_spec_key():
 
 def test_bi34_zero_window():
     b = tampered_spec(lambda v: v["features"]["features"][2].__setitem__("window", "0s"))
-    msg = "invalid feature spec at feature `card_n_1h`: window 0 ms must be > 0"
+    msg = "invalid spec at feature `card_n_1h`: window 0 ms must be > 0"
     raises(ArtifactError, stored_spec(msg), fc.Pipeline.from_bytes, b)
     feats = pipeline().spec["features"]
     feats["features"][2]["window"] = "0s"
@@ -460,7 +463,7 @@ def test_bi35_negative_half_life():
         "window": "1d",
     }
     b = tampered_spec(lambda v: v["features"]["features"].append(decayed))
-    msg = "invalid feature spec at feature `amount_decayed`: half_life -3600000 ms must be > 0"
+    msg = "invalid spec at feature `amount_decayed`: half_life -3600000 ms must be > 0"
     raises(ArtifactError, stored_spec(msg), fc.Pipeline.from_bytes, b)
     feats = pipeline().spec["features"]
     feats["features"].append(decayed)
@@ -469,7 +472,7 @@ def test_bi35_negative_half_life():
 
 def test_bi36_ttl_shorter_than_window():
     msg = (
-        "invalid feature spec at ttl: 3600000 ms is shorter than the allowed lateness plus the "
+        "invalid spec at ttl: 3600000 ms is shorter than the allowed lateness plus the "
         "longest window + delay (or max_gap) of key `card` = 86400000 ms; eviction would change "
         "features"
     )
@@ -484,7 +487,7 @@ def test_bi37_zero_trees():
     msg = "invalid parameter `n_estimators` = 0: an integer >= 1"
     raises(InvalidParameterError, msg, fc.IsolationForest(n_estimators=0).fit, matrix(3, 5))
     b = tampered_spec(lambda v: v["detectors"][0].__setitem__("n_estimators", 0))
-    msg = stored_spec("invalid feature spec at detectors[0].n_estimators: 0: expected an integer >= 1")
+    msg = stored_spec("invalid spec at detectors[0].n_estimators: 0: expected an integer >= 1")
     raises(ArtifactError, msg, fc.Pipeline.from_bytes, b)
 
 
@@ -493,7 +496,7 @@ def test_bi38_max_samples():
     raises(InvalidParameterError, msg, fc.IsolationForest(max_samples=0).fit, matrix(3, 5))
     b = tampered_spec(lambda v: v["detectors"][0].__setitem__("max_samples", 0))
     msg = stored_spec(
-        'invalid feature spec at detectors[0].max_samples: 0: expected an integer >= 1, a float '
+        'invalid spec at detectors[0].max_samples: 0: expected an integer >= 1, a float '
         'in (0, 1] or "auto"'
     )
     raises(ArtifactError, msg, fc.Pipeline.from_bytes, b)
@@ -506,12 +509,12 @@ def test_bi39_contamination():
     msg = 'invalid parameter `contamination` = 0.7: "auto" or a float in (0, 0.5]'
     raises(InvalidParameterError, msg, fc.IsolationForest(contamination=0.7).fit, matrix(3, 5))
     b = tampered_spec(lambda v: v.__setitem__("alert", {"contamination": 0.7}))
-    msg = stored_spec("invalid feature spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]")
+    msg = stored_spec("invalid spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]")
     raises(ArtifactError, msg, fc.Pipeline.from_bytes, b)
 
 
 def test_bi40_alert_rate():
-    msg = "invalid feature spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)"
+    msg = "invalid spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)"
     spec = pipeline().spec
     spec["alert"] = {"target_alert_rate": 1.5}
     raises(SpecError, msg, fc.Pipeline, spec)

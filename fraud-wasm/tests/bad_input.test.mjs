@@ -328,51 +328,51 @@ test("BI31 trailing bytes", () => {
 
 test("BI32 malformed JSON spec", () => {
   const b = editLeadingText(goldenBytes("pipeline_v1.bin"), (t) => t.slice(0, Math.floor(t.length / 2)));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec JSON at line 1, column 900: EOF while parsing a string"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec JSON at line 1, column 900: EOF while parsing a string"));
 });
 
 test("BI33 unknown key in a spec", () => {
   // A typo in the first `window` (feature `card_n_1h`), edited in the stored text.
   const b = editLeadingText(goldenBytes("pipeline_v1.bin"), (t) => t.replace('"window":', '"windw":'));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec JSON at line 1, column 489: unknown field `windw`, expected one of `name`, `key`, `agg`, `field`, `window`, `delay`, `include_current`, `ddof`, `fill`"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec JSON at line 1, column 489: unknown field `windw`, expected one of `name`, `key`, `agg`, `field`, `window`, `delay`, `include_current`, `ddof`, `fill`"));
 });
 
 test("BI34 zero window", () => {
   const b = tamperedSpec((v) => (v.features.features[2].window = "0s"));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec at feature `card_n_1h`: window 0 ms must be > 0"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec at feature `card_n_1h`: window 0 ms must be > 0"));
 });
 
 test("BI35 negative half-life", () => {
   const b = tamperedSpec((v) =>
     v.features.features.push({ kind: "decayed", name: "amount_decayed", key: "card", field: "amount", half_life: -3600000, window: "1d" }),
   );
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec at feature `amount_decayed`: half_life -3600000 ms must be > 0"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec at feature `amount_decayed`: half_life -3600000 ms must be > 0"));
 });
 
 test("BI36 TTL shorter than a window", () => {
   const b = tamperedSpec((v) => (v.features.ttl = "1h"));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec at ttl: 3600000 ms is shorter than the allowed lateness plus the longest window + delay (or max_gap) of key `card` = 86400000 ms; eviction would change features"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec at ttl: 3600000 ms is shorter than the allowed lateness plus the longest window + delay (or max_gap) of key `card` = 86400000 ms; eviction would change features"));
 });
 
 test("BI37 zero trees", () => {
   const b = tamperedSpec((v) => (v.detectors[0].n_estimators = 0));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec at detectors[0].n_estimators: 0: expected an integer >= 1"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec at detectors[0].n_estimators: 0: expected an integer >= 1"));
 });
 
 test("BI38 max_samples 0", () => {
   const b = tamperedSpec((v) => (v.detectors[0].max_samples = 0));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec('invalid feature spec at detectors[0].max_samples: 0: expected an integer >= 1, a float in (0, 1] or "auto"'));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec('invalid spec at detectors[0].max_samples: 0: expected an integer >= 1, a float in (0, 1] or "auto"'));
 });
 
 test("BI39 contamination 0.7", () => {
   // In a pipeline spec the contamination sets the alert threshold.
   const b = tamperedSpec((v) => (v.alert = { contamination: 0.7 }));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]"));
 });
 
 test("BI40 alert rate out of range", () => {
   const b = tamperedSpec((v) => (v.alert = { target_alert_rate: 1.5 }));
-  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid feature spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)"));
+  throwsExactly(() => Pipeline.fromBytes(b), storedSpec("invalid spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)"));
 });
 
 // --- BI41: text that is not valid Unicode ---------------------------------------------------

@@ -667,7 +667,7 @@ fn bi31_trailing_bytes() {
 fn bi32_malformed_json_spec() {
     let e = msg(
         FeatureSpec::from_json(r#"{"schema": {"timestamp": "ts",}"#).map(|_| ()),
-        "invalid feature spec JSON at line 1, column 31: trailing comma",
+        "invalid spec JSON at line 1, column 31: trailing comma",
     );
     assert!(matches!(e, Error::SpecJson { .. }));
     msg(
@@ -675,7 +675,7 @@ fn bi32_malformed_json_spec() {
             t[..t.len() / 2].to_string()
         }))
         .map(|_| ()),
-        &stored_spec("invalid feature spec JSON at line 1, column 900: EOF while parsing a string"),
+        &stored_spec("invalid spec JSON at line 1, column 900: EOF while parsing a string"),
     );
 }
 
@@ -688,7 +688,7 @@ fn bi33_unknown_spec_key() {
     let e = msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec JSON at line 1, column 489: unknown field `windw`, expected one of `name`, `key`, `agg`, `field`, `window`, `delay`, `include_current`, `ddof`, `fill`",
+            "invalid spec JSON at line 1, column 489: unknown field `windw`, expected one of `name`, `key`, `agg`, `field`, `window`, `delay`, `include_current`, `ddof`, `fill`",
         ),
     );
     assert!(matches!(e, Error::Artifact(_)));
@@ -697,7 +697,7 @@ fn bi33_unknown_spec_key() {
 #[test]
 fn bi34_zero_window() {
     let bytes = tampered_spec(|v| v["features"]["features"][2]["window"] = json!("0s"));
-    let want = "invalid feature spec at feature `card_n_1h`: window 0 ms must be > 0";
+    let want = "invalid spec at feature `card_n_1h`: window 0 ms must be > 0";
     msg(Pipeline::from_bytes(&bytes).map(|_| ()), &stored_spec(want));
 }
 
@@ -715,7 +715,7 @@ fn bi35_negative_half_life() {
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec at feature `amount_decayed`: half_life -3600000 ms must be > 0",
+            "invalid spec at feature `amount_decayed`: half_life -3600000 ms must be > 0",
         ),
     );
 }
@@ -726,7 +726,7 @@ fn bi36_ttl_shorter_than_window() {
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec at ttl: 3600000 ms is shorter than the allowed lateness plus the longest window + delay (or max_gap) of key `card` = 86400000 ms; eviction would change features",
+            "invalid spec at ttl: 3600000 ms is shorter than the allowed lateness plus the longest window + delay (or max_gap) of key `card` = 86400000 ms; eviction would change features",
         ),
     );
 }
@@ -748,7 +748,7 @@ fn bi37_zero_trees() {
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec at detectors[0].n_estimators: 0: expected an integer >= 1",
+            "invalid spec at detectors[0].n_estimators: 0: expected an integer >= 1",
         ),
     );
 }
@@ -765,7 +765,7 @@ fn bi38_max_samples() {
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec at detectors[0].max_samples: 0: expected an integer >= 1, a float in (0, 1] or \"auto\"",
+            "invalid spec at detectors[0].max_samples: 0: expected an integer >= 1, a float in (0, 1] or \"auto\"",
         ),
     );
     // More samples than rows: clamped to the number of rows (scikit-learn warns), no error.
@@ -794,7 +794,7 @@ fn bi39_contamination() {
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]",
+            "invalid spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]",
         ),
     );
 }
@@ -804,14 +804,14 @@ fn bi40_alert_rate() {
     let text = golden_spec_with(|v| v["alert"] = json!({"target_alert_rate": 1.5}));
     let e = msg(
         PipelineSpec::from_json(&text).and_then(|s| s.validate()),
-        "invalid feature spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)",
+        "invalid spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)",
     );
     assert!(matches!(e, Error::InvalidSpec { .. }));
     let bytes = tampered_spec(|v| v["alert"] = json!({"target_alert_rate": 1.5}));
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
         &stored_spec(
-            "invalid feature spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)",
+            "invalid spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)",
         ),
     );
 }
