@@ -540,3 +540,7 @@ def test_bi41_non_utf8_key():
         "or drop the column"
     )
     raises(SchemaError, msg, pipeline().score, {**without("card"), b"card": "c12"})
+    # Erasure requests take the same key rules.
+    engine = fc.FeatureEngine(pipeline().spec["features"])
+    msg = f"invalid value for field `key`: an entity key must be a string or an integer (got {bad})"
+    raises(SchemaError, msg, engine.forget, "c\ud800")
