@@ -32,5 +32,24 @@ fn _fraud_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<zscore::PyZScore>()?;
     m.add_class::<supervised::PySupervised>()?;
     m.add_class::<pipeline::PyPipeline>()?;
+    m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
+    m.add_function(wrap_pyfunction!(read_file, m)?)?;
     Ok(())
+}
+
+/// Write `data` to `path` atomically (temporary file in the same folder, fsync, rename): a reader,
+/// or a process that restarts after a crash, sees the previous file or the new one, never a part.
+#[pyfunction]
+fn write_atomic(py: Python<'_>, path: std::path::PathBuf, data: &[u8]) -> PyResult<()> {
+    error::detached(py, move || fraud_core::model::write_atomic(&path, data))
+}
+
+/// Read a whole artifact or snapshot file (InvalidInputError naming the path when it cannot).
+#[pyfunction]
+fn read_file<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let bytes = error::detached(py, move || fraud_core::model::read_file(&path))?;
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
 }

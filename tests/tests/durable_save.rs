@@ -106,3 +106,75 @@ fn control_a_plain_write_killed_mid_way_is_corrupted() {
         "every plain write survived the kill: the kills came too late"
     );
 }
+
+/// Every artifact kind has `save` (atomic: an existing file is replaced whole, no temporary is
+/// left behind) and a matching `load`.
+#[test]
+fn every_artifact_kind_saves_and_loads() {
+    use fraud_core::detectors::supervised::{SupervisedModel, SupervisedParams};
+    use fraud_core::detectors::zscore::{RobustZScore, ZScore, ZScoreParams};
+    use fraud_core::event::Event;
+    use fraud_core::features::FeatureEngine;
+
+    let dir = scratch_dir("kinds");
+    let x = ndarray::Array2::from_shape_fn((200, 3), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
+    let y: Vec<bool> = (0..200).map(|i| i % 9 == 0).collect();
+    let at = |name: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, b"an older, different file").unwrap();
+        p
+    };
+
+    let mut f = IsolationForest::new(Default::default()).unwrap();
+    f.fit(x.view()).unwrap();
+    f.save(at("f.bin")).unwrap();
+    assert_eq!(
+        IsolationForest::load(dir.join("f.bin"))
+            .unwrap()
+            .to_bytes()
+            .unwrap(),
+        f.to_bytes().unwrap()
+    );
+    let mut z = ZScore::new(ZScoreParams::default()).unwrap();
+    z.fit(x.view()).unwrap();
+    z.save(at("z.bin")).unwrap();
+    assert_eq!(ZScore::load(dir.join("z.bin")).unwrap(), z);
+    let mut r = RobustZScore::new(ZScoreParams::default()).unwrap();
+    r.fit(x.view()).unwrap();
+    r.save(at("r.bin")).unwrap();
+    assert_eq!(RobustZScore::load(dir.join("r.bin")).unwrap(), r);
+    // The other variant's file is refused.
+    assert!(ZScore::load(dir.join("r.bin")).is_err());
+    let mut s = SupervisedModel::new(SupervisedParams::default().random_state(1)).unwrap();
+    s.fit(x.view(), &y).unwrap();
+    s.save(at("s.bin")).unwrap();
+    assert_eq!(
+        SupervisedModel::load(dir.join("s.bin"))
+            .unwrap()
+            .to_bytes()
+            .unwrap(),
+        s.to_bytes().unwrap()
+    );
+
+    let spec = r#"{"schema": {"timestamp": "t", "time_unit": "ms", "keys": ["card"], "numeric": ["amount"]},
+        "features": [{"kind": "window", "name": "n", "key": "card", "agg": "count", "window": "1h"}]}"#;
+    let mut e = FeatureEngine::from_json(spec).unwrap();
+    e.update(&Event::new(1_000, vec!["c1".into()], vec![5.0], None))
+        .unwrap();
+    e.save(at("e.snap")).unwrap();
+    let mut back = FeatureEngine::load(dir.join("e.snap")).unwrap();
+    let next = Event::new(2_000, vec!["c1".into()], vec![6.0], None);
+    assert_eq!(back.update(&next).unwrap(), e.update(&next).unwrap());
+
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["e.snap", "f.bin", "r.bin", "s.bin", "z.bin"],
+        "a temporary was left"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -570,6 +570,16 @@ macro_rules! zscore_detector {
             pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
                 Ok($name(Model::from_bytes($variant, bytes)?))
             }
+
+            /// Write the artifact to `path` atomically (see [`crate::model::write_atomic`]).
+            pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+                crate::model::write_atomic(path, &self.to_bytes()?)
+            }
+
+            /// Read an artifact file written by [`save`](Self::save).
+            pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+                Self::from_bytes(&crate::model::read_file(path)?)
+            }
         }
     };
 }

@@ -777,6 +777,17 @@ impl FeatureEngine {
         model::write_atomic(path, &self.snapshot()?)
     }
 
+    /// Restore an engine from a snapshot file written by [`FeatureEngine::save`] (raw keys; see
+    /// [`FeatureEngine::load_with_secret`] for an engine that hashes its keys).
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::restore(&model::read_file(path)?)
+    }
+
+    /// [`FeatureEngine::load`] for a snapshot of an engine that hashes its keys with `secret`.
+    pub fn load_with_secret(path: impl AsRef<std::path::Path>, secret: &[u8]) -> Result<Self> {
+        Self::restore_with_secret(&model::read_file(path)?, secret)
+    }
+
     /// Rebuild an engine from [`FeatureEngine::snapshot`] bytes of an engine with raw keys.
     pub fn restore(bytes: &[u8]) -> Result<Self> {
         Self::restore_impl(bytes, None)

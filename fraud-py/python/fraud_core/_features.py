@@ -184,6 +184,17 @@ class FeatureEngine:
         """The complete state (spec, entities, counters) as artifact bytes."""
         return self._native.snapshot()
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write ``snapshot()`` to ``path`` atomically (temporary file, fsync, rename)."""
+        _native.write_atomic(os.fspath(path), self.snapshot())
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], key_secret: bytes | str | None = None
+    ) -> FeatureEngine:
+        """Restore an engine from a snapshot file written by ``save``."""
+        return cls.restore(_native.read_file(os.fspath(path)), key_secret)
+
     def update(self, event: Mapping[str, Any]) -> dict[str, float]:
         """Process one event (field name -> value) and return its features (name -> value).
 

@@ -9,6 +9,7 @@ inputs are converted to float64/float32 arrays and handed to the native object.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -222,6 +223,15 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         if native.is_fitted:
             est._set_fitted(native, np.array([0, 1]))
         return est
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the artifact to ``path`` atomically (temporary file, fsync, rename)."""
+        _native.write_atomic(os.fspath(path), self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SupervisedClassifier:
+        """Read an artifact file written by ``save`` (or any ``to_bytes`` output)."""
+        return cls.from_bytes(_native.read_file(os.fspath(path)))
 
     def __getstate__(self) -> dict[str, Any]:
         parent = getattr(super(), "__getstate__", None)

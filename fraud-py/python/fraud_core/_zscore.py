@@ -8,6 +8,7 @@ They do no math: inputs are converted to float64/float32 arrays and handed to th
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,15 @@ class _ZScoreBase(OutlierMixin, BaseEstimator):
             if names is not None:
                 est.feature_names_in_ = np.asarray(names, dtype=object)
         return est
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the artifact to ``path`` atomically (temporary file, fsync, rename)."""
+        _native.write_atomic(os.fspath(path), self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Read an artifact file written by ``save`` (or any ``to_bytes`` output)."""
+        return cls.from_bytes(_native.read_file(os.fspath(path)))
 
     def __getstate__(self) -> dict[str, Any]:
         parent = getattr(super(), "__getstate__", None)
