@@ -320,6 +320,18 @@ def test_bi20_far_future_timestamp():
     far = 253402300799  # 9999-12-31T23:59:59Z
     assert 0.0 <= p.score({**E0, "ts": far})["risk"] <= 1.0
     raises(LateEventError, late((far - E0["ts"]) * 1000), p.score, E0)
+    # With `lateness.max_ahead` the far-future event is refused before it moves the newest time.
+    q = fc.Pipeline.from_bytes(
+        tampered_features(
+            lambda f: f.__setitem__("lateness", {"allowed": 0, "policy": "error", "max_ahead": "1d"})
+        )
+    )
+    q.score(E0)
+    msg = (
+        f"invalid value for field `ts`: {far * 1000} ms is {(far - E0['ts']) * 1000} ms ahead of the newest event time, more than lateness.max_ahead (86400000 ms): check the event's clock and time unit"
+    )
+    raises(SchemaError, msg, q.score, {**E0, "ts": far})
+    assert 0.0 <= q.score({**E0, "ts": E0["ts"] + 60})["risk"] <= 1.0
 
 
 def test_bi21_late_event_error_policy():

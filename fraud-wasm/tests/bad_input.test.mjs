@@ -249,6 +249,12 @@ test("BI20 far-future timestamp", () => {
   const s = p.scoreEvent({ ...E0, ts: far });
   assert.ok(s.risk >= 0 && s.risk <= 1);
   throwsExactly(() => p.scoreEvent(E0), late((far - E0.ts) * 1000));
+  // With `lateness.max_ahead` the far-future event is refused before it moves the newest time.
+  const q = Pipeline.fromBytes(tamperedFeatures((f) => (f.lateness = { allowed: 0, policy: "error", max_ahead: "1d" })));
+  q.scoreEvent(E0);
+  throwsExactly(() => q.scoreEvent({ ...E0, ts: far }), `invalid value for field \`ts\`: ${far * 1000} ms is ${(far - E0.ts) * 1000} ms ahead of the newest event time, more than lateness.max_ahead (86400000 ms): check the event's clock and time unit`);
+  const s2 = q.scoreEvent({ ...E0, ts: E0.ts + 60 });
+  assert.ok(s2.risk >= 0 && s2.risk <= 1);
 });
 
 test("BI21 late event (error policy)", () => {

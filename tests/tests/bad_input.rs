@@ -474,6 +474,25 @@ fn bi20_far_future_timestamp() {
         ),
     );
     assert!(matches!(e, Error::LateEvent { .. }));
+    // With `lateness.max_ahead` the far-future event is refused before it moves the newest time.
+    let bytes = tampered_features(|f| {
+        f["lateness"] = json!({"allowed": 0, "policy": "error", "max_ahead": "1d"})
+    });
+    let mut q = Pipeline::from_bytes(&bytes).unwrap();
+    q.score_json(&e0()).unwrap();
+    let ahead = (far - 1_700_416_519) * 1000;
+    let e = msg(
+        q.score_json(&with("ts", json!(far))),
+        &format!(
+            "invalid value for field `ts`: {} ms is {ahead} ms ahead of the newest event time, more than lateness.max_ahead (86400000 ms): check the event's clock and time unit",
+            far * 1000
+        ),
+    );
+    assert!(matches!(e, Error::InvalidField { .. }));
+    assert!(
+        q.score_json(&with("ts", json!(1_700_416_519_i64 + 60)))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -714,9 +733,7 @@ fn bi35_negative_half_life() {
     });
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
-        &stored_spec(
-            "invalid spec at feature `amount_decayed`: half_life -3600000 ms must be > 0",
-        ),
+        &stored_spec("invalid spec at feature `amount_decayed`: half_life -3600000 ms must be > 0"),
     );
 }
 
@@ -747,9 +764,7 @@ fn bi37_zero_trees() {
     let bytes = tampered_spec(|v| v["detectors"][0]["n_estimators"] = json!(0));
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
-        &stored_spec(
-            "invalid spec at detectors[0].n_estimators: 0: expected an integer >= 1",
-        ),
+        &stored_spec("invalid spec at detectors[0].n_estimators: 0: expected an integer >= 1"),
     );
 }
 
@@ -793,9 +808,7 @@ fn bi39_contamination() {
     let bytes = tampered_spec(|v| v["alert"] = json!({"contamination": 0.7}));
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
-        &stored_spec(
-            "invalid spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]",
-        ),
+        &stored_spec("invalid spec at alert.contamination: 0.7: expected a fraction in (0, 0.5]"),
     );
 }
 
@@ -810,9 +823,7 @@ fn bi40_alert_rate() {
     let bytes = tampered_spec(|v| v["alert"] = json!({"target_alert_rate": 1.5}));
     msg(
         Pipeline::from_bytes(&bytes).map(|_| ()),
-        &stored_spec(
-            "invalid spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)",
-        ),
+        &stored_spec("invalid spec at alert.target_alert_rate: 1.5: expected a fraction in (0, 1)"),
     );
 }
 

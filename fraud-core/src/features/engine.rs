@@ -587,6 +587,18 @@ impl FeatureEngine {
                 ),
             });
         }
+        if let (Some(max), Some(g)) = (self.plan.max_ahead, self.newest)
+            && t > g.saturating_add(max)
+        {
+            return Err(Error::InvalidField {
+                field: self.plan.schema.timestamp_field().to_string(),
+                reason: format!(
+                    "{t} ms is {} ms ahead of the newest event time, more than lateness.max_ahead \
+                     ({max} ms): check the event's clock and time unit",
+                    t - g
+                ),
+            });
+        }
         let mut t = t;
         let mut outcome = Outcome::OnTime;
         if let Some(g) = self.newest

@@ -5,7 +5,7 @@
 //! {
 //!   "schema": {"timestamp": "TX_DATETIME", "time_unit": "datetime",
 //!              "keys": ["CUSTOMER_ID", "TERMINAL_ID"], "numeric": ["TX_AMOUNT"], "label": "TX_FRAUD"},
-//!   "lateness": {"allowed": "10m", "policy": "error"},
+//!   "lateness": {"allowed": "10m", "policy": "error", "max_ahead": "1d"},
 //!   "ttl": "40d",
 //!   "max_entities": 1000000,
 //!   "features": [
@@ -143,6 +143,12 @@ pub struct Lateness {
     /// What to do with events that are later than that.
     #[serde(default)]
     pub policy: LatePolicy,
+    /// How far ahead of the newest event time an event may be (default: no limit). An event
+    /// further ahead is refused with an error naming the timestamp field, before it moves the
+    /// newest time: one event with a wrong clock or time unit would otherwise make every later
+    /// event late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ahead: Option<DurationMs>,
 }
 
 /// Aggregations over a sliding window.
@@ -540,6 +546,7 @@ pub(crate) struct Plan {
     pub names: Vec<String>,
     pub lateness: i64,
     pub policy: LatePolicy,
+    pub max_ahead: Option<i64>,
     pub ttl: Option<i64>,
     pub max_entities: Option<usize>,
     pub keys: Vec<KeyPlan>,
@@ -631,6 +638,14 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
         return Err(spec_err(
             "lateness.allowed",
             format!("{lateness} ms is negative; use 0 for no lateness"),
+        ));
+    }
+    if let Some(DurationMs(ahead)) = spec.lateness.max_ahead
+        && ahead <= 0
+    {
+        return Err(spec_err(
+            "lateness.max_ahead",
+            format!("{ahead} ms must be positive (leave it out for no limit)"),
         ));
     }
     let key_index: HashMap<&str, usize> = s
@@ -1061,6 +1076,7 @@ pub(crate) fn compile(spec: &FeatureSpec) -> Result<Plan> {
         names,
         lateness,
         policy: spec.lateness.policy,
+        max_ahead: spec.lateness.max_ahead.map(|d| d.0),
         ttl: spec.ttl.map(|t| t.0),
         max_entities: spec.max_entities,
         keys,
