@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: formatting and lints, the Rust suites (unit,
 # integration, doctests including the README's Rust quickstart), the Python suite against a freshly
-# built wheel (including the README's Python quickstart), and the WASM package's Node tests.
+# built wheel (including the README's Python quickstart), the WASM package's Node tests, and a
+# 30-second smoke run of each fuzz target (tests/fuzz-smoke.sh).
 # Installs what it needs: a Python virtualenv in .venv with maturin, numpy, pandas, scikit-learn,
 # joblib, pytest, pyspark, pyarrow and the notebook runner (tests/spark-env.sh); the wasm32 target,
 # wasm-bindgen-cli and the npm package binaryen (wasm-opt).
@@ -60,5 +61,8 @@ else
     # when the package was not built yet; required here).
     FRAUD_REQUIRE_WASM=1 .venv/bin/python -m pytest -q fraud-py/tests/test_wasm_parity.py
 fi
+
+step "fuzz smoke: each cargo-fuzz target for 30 s (nightly toolchain; loud FUZZ SKIPPED without it)"
+bash tests/fuzz-smoke.sh
 
 step "done in $(( $(date +%s) - started )) s"

@@ -85,6 +85,9 @@ pub mod spec;
 mod state;
 mod windows;
 
+#[cfg(any(test, feature = "reference"))]
+#[doc(hidden)]
+pub mod reference;
 #[cfg(test)]
 mod tests;
 

@@ -64,12 +64,13 @@ impl Entity {
         let n = self.buf.len();
         n > 0
             && self.buf.fits(kp.cols.len())
+            && self.buf.is_sorted()
             && self.groups.len() == kp.groups.len()
             && self
                 .groups
                 .iter()
                 .zip(&kp.groups)
-                .all(|(g, gp)| g.fits(gp, n))
+                .all(|(g, gp)| g.consistent(gp, &self.buf))
     }
 }
 

@@ -1,8 +1,6 @@
 //! Engine tests: property tests of every feature kind against a naive O(n^2) recomputation,
 //! snapshots, privacy, bad input, state management, and the handbook spec.
 
-use std::collections::HashSet;
-
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -11,7 +9,10 @@ use crate::error::Error;
 use crate::event::Event;
 
 // ------------------------------------------------------------------------------------------------
-// A naive, independent reference: for every event, scan all earlier events.
+// The naive, independent reference lives in `super::reference` (also used by the fuzz targets in
+// `fraud-core/fuzz`, through the cargo feature `reference`).
+
+use super::reference::{close, naive, window_members};
 
 const KEYS: [&str; 2] = ["card", "shop"];
 
@@ -33,289 +34,6 @@ fn spec_of(mut features: Vec<serde_json::Value>, lateness_ms: i64) -> FeatureSpe
 
 fn key_idx(name: &str) -> usize {
     KEYS.iter().position(|k| *k == name).unwrap()
-}
-
-fn num_idx(name: &str) -> usize {
-    ["amount", "qty"].iter().position(|k| *k == name).unwrap()
-}
-
-/// Events of the same key, processed before `i`, with time in `(lo, hi]`.
-fn earlier(evs: &[Event], i: usize, k: usize, lo: i64, hi: i64) -> Vec<usize> {
-    (0..i)
-        .filter(|&j| {
-            evs[j].keys[k] == evs[i].keys[k] && evs[j].time_ms > lo && evs[j].time_ms <= hi
-        })
-        .collect()
-}
-
-fn window_members(evs: &[Event], i: usize, k: usize, w: i64, d: i64, include: bool) -> Vec<usize> {
-    let t = evs[i].time_ms;
-    let mut m = earlier(evs, i, k, t - d - w, t - d);
-    if d == 0 && include {
-        m.push(i);
-    }
-    m
-}
-
-fn naive_std(xs: &[f64], ddof: usize) -> Option<f64> {
-    if xs.len() <= ddof {
-        return None;
-    }
-    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-    let m2: f64 = xs.iter().map(|x| (x - mean) * (x - mean)).sum();
-    Some((m2 / (xs.len() - ddof) as f64).sqrt())
-}
-
-/// Civil date from epoch days by walking years and months (independent of the engine's formula).
-fn naive_calendar(t: i64, offset_min: i64) -> (i64, i64) {
-    let local = t + offset_min * 60_000;
-    let days = local.div_euclid(86_400_000);
-    let hour = local.rem_euclid(86_400_000) / 3_600_000;
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let (mut y, mut rem) = (1970i64, days);
-    while rem < 0 {
-        y -= 1;
-        rem += if leap(y) { 366 } else { 365 };
-    }
-    while rem >= if leap(y) { 366 } else { 365 } {
-        rem -= if leap(y) { 366 } else { 365 };
-        y += 1;
-    }
-    let mdays = [
-        31,
-        if leap(y) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut m = 0;
-    while rem >= mdays[m] {
-        rem -= mdays[m];
-        m += 1;
-    }
-    let (mut yy, mm, dd) = (y, m as i64 + 1, rem + 1);
-    // Sakamoto's weekday (0 = Sunday), converted to 0 = Monday.
-    let tt = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
-    if mm < 3 {
-        yy -= 1;
-    }
-    let sun0 = (yy + yy.div_euclid(4) - yy.div_euclid(100)
-        + yy.div_euclid(400)
-        + tt[(mm - 1) as usize]
-        + dd)
-        .rem_euclid(7);
-    (hour, (sun0 + 6) % 7)
-}
-
-fn naive(spec: &FeatureSpec, evs: &[Event]) -> Vec<f64> {
-    let mut out = vec![];
-    for i in 0..evs.len() {
-        let ev = &evs[i];
-        for f in &spec.features {
-            let v = match f {
-                FeatureKind::Window {
-                    key,
-                    agg,
-                    field,
-                    window,
-                    delay,
-                    include_current,
-                    ddof,
-                    fill,
-                    ..
-                } => {
-                    let d = delay.unwrap_or_default().0;
-                    let m = window_members(
-                        evs,
-                        i,
-                        key_idx(key),
-                        window.0,
-                        d,
-                        include_current.unwrap_or(d == 0),
-                    );
-                    let fill = fill.unwrap_or(f64::NAN);
-                    let xs = |name: &Option<String>| -> Vec<f64> {
-                        let c = num_idx(name.as_deref().unwrap());
-                        m.iter().map(|&j| evs[j].values[c]).collect()
-                    };
-                    match agg {
-                        Agg::Count => m.len() as f64,
-                        Agg::Sum => xs(field).iter().sum(),
-                        Agg::Mean => {
-                            let x = xs(field);
-                            if x.is_empty() {
-                                fill
-                            } else {
-                                x.iter().sum::<f64>() / x.len() as f64
-                            }
-                        }
-                        Agg::Std => {
-                            naive_std(&xs(field), ddof.unwrap_or(1) as usize).unwrap_or(fill)
-                        }
-                        Agg::Min => xs(field).into_iter().reduce(f64::min).unwrap_or(fill),
-                        Agg::Max => xs(field).into_iter().reduce(f64::max).unwrap_or(fill),
-                        Agg::Distinct => {
-                            let name = field.as_deref().unwrap();
-                            let set: HashSet<String> = m
-                                .iter()
-                                .map(|&j| match KEYS.iter().position(|k| *k == name) {
-                                    Some(k) => evs[j].keys[k].clone(),
-                                    None => format!("{}", evs[j].values[num_idx(name)]),
-                                })
-                                .collect();
-                            set.len() as f64
-                        }
-                        Agg::Risk => {
-                            if m.is_empty() {
-                                0.0
-                            } else {
-                                m.iter().map(|&j| evs[j].label.unwrap_or(0.0)).sum::<f64>()
-                                    / m.len() as f64
-                            }
-                        }
-                    }
-                }
-                FeatureKind::Relative {
-                    key,
-                    field,
-                    window,
-                    delay,
-                    include_current,
-                    mode,
-                    ddof,
-                    fill,
-                    ..
-                } => {
-                    let d = delay.unwrap_or_default().0;
-                    let m = window_members(
-                        evs,
-                        i,
-                        key_idx(key),
-                        window.0,
-                        d,
-                        include_current.unwrap_or(false),
-                    );
-                    let c = num_idx(field);
-                    let xs: Vec<f64> = m.iter().map(|&j| evs[j].values[c]).collect();
-                    let fill = fill.unwrap_or(f64::NAN);
-                    let x = ev.values[c];
-                    if xs.is_empty() {
-                        fill
-                    } else {
-                        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-                        match mode {
-                            RelativeMode::Ratio => {
-                                if mean == 0.0 {
-                                    fill
-                                } else {
-                                    x / mean
-                                }
-                            }
-                            RelativeMode::Zscore => {
-                                match naive_std(&xs, ddof.unwrap_or(1) as usize) {
-                                    Some(sd) if sd > 0.0 => (x - mean) / sd,
-                                    _ => fill,
-                                }
-                            }
-                        }
-                    }
-                }
-                FeatureKind::TimeSinceLast {
-                    key, max_gap, fill, ..
-                } => {
-                    let k = key_idx(key);
-                    let prev = earlier(evs, i, k, i64::MIN, ev.time_ms)
-                        .into_iter()
-                        .map(|j| evs[j].time_ms)
-                        .max();
-                    match prev {
-                        Some(p) if max_gap.is_none_or(|g| ev.time_ms - p <= g.0) => {
-                            (ev.time_ms - p) as f64 / 1000.0
-                        }
-                        _ => fill.unwrap_or(f64::NAN),
-                    }
-                }
-                FeatureKind::Decayed {
-                    key,
-                    field,
-                    half_life,
-                    window,
-                    stat,
-                    fill,
-                    ..
-                } => {
-                    let k = key_idx(key);
-                    let c = num_idx(field);
-                    let lo = window.map_or(i64::MIN, |w| ev.time_ms - w.0);
-                    let mut m = earlier(evs, i, k, lo, ev.time_ms);
-                    let stat = stat.unwrap_or_default();
-                    if stat != DecayStat::Zscore {
-                        m.push(i);
-                    }
-                    let (mut s, mut w, mut q) = (0.0, 0.0, 0.0);
-                    for j in m {
-                        let wt =
-                            (-((ev.time_ms - evs[j].time_ms) as f64) / half_life.0 as f64).exp2();
-                        let x = evs[j].values[c];
-                        s += wt * x;
-                        w += wt;
-                        q += wt * x * x;
-                    }
-                    let mean = s / w;
-                    let var = q / w - mean * mean;
-                    let sd = if var > 1e-10 * (q / w) {
-                        var.sqrt()
-                    } else {
-                        0.0
-                    };
-                    match stat {
-                        DecayStat::Mean => mean,
-                        DecayStat::Std => sd,
-                        DecayStat::Zscore if w > 0.0 && sd > 0.0 => (ev.values[c] - mean) / sd,
-                        DecayStat::Zscore => fill.unwrap_or(f64::NAN),
-                    }
-                }
-                FeatureKind::Calendar {
-                    part,
-                    utc_offset_minutes,
-                    night_hours,
-                    ..
-                } => {
-                    let (hour, wd) =
-                        naive_calendar(ev.time_ms, utc_offset_minutes.unwrap_or(0) as i64);
-                    let [a, b] = night_hours.unwrap_or([0, 7]);
-                    let (a, b) = (a as i64 % 24, b as i64 % 24);
-                    let flag = |x: bool| if x { 1.0 } else { 0.0 };
-                    match part {
-                        CalendarPart::Hour => hour as f64,
-                        CalendarPart::Weekday => wd as f64,
-                        CalendarPart::Weekend => flag(wd >= 5),
-                        CalendarPart::Night => flag(if a < b {
-                            hour >= a && hour < b
-                        } else {
-                            hour >= a || hour < b
-                        }),
-                    }
-                }
-            };
-            out.push(v);
-        }
-    }
-    out
-}
-
-fn close(a: f64, b: f64) -> bool {
-    if a.is_nan() || b.is_nan() {
-        return a.is_nan() && b.is_nan();
-    }
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
 /// Run `update` and `transform` on fresh engines, check they agree bit for bit, and compare both
@@ -1606,4 +1324,136 @@ fn feedback_errors_are_typed() {
         label: 1.0,
     };
     assert!(matches!(plain.feedback(&fb), Err(Error::InvalidInput(_))));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Regression tests for crashes found by the fuzz targets in `fraud-core/fuzz` (named after them).
+
+/// event_decode: an id code out of range in a columnar batch passed `check_row` and then indexed
+/// past the id dictionary in `transform_columns` (a panic); `check_row` must refuse it like
+/// `fill_from_columns` does, with the same error, and the batch must fail at that row.
+#[test]
+fn fuzz_event_decode_id_code_out_of_range() {
+    use crate::event::{EventColumns, KeyColumn, TimeColumn};
+    let spec = feedback_spec(0, (1000, 0, true), (1000, 0, true));
+    let mut engine = FeatureEngine::new(spec).unwrap();
+    let schema = engine.schema().clone();
+    let values: Vec<String> = vec!["a".into(), "b".into()];
+    let ids: Vec<String> = vec!["t0".into(), "t1".into()];
+    let (times, codes, id_codes) = (vec![0i64, 10], vec![0i64, 1], vec![0i64, 2]);
+    let (amount, qty, label) = (vec![1.0, 2.0], vec![0.0, 1.0], vec![0.0, f64::NEG_INFINITY]);
+    let cols = EventColumns {
+        time: TimeColumn::Millis(&times),
+        keys: vec![
+            KeyColumn {
+                codes: &codes,
+                values: &values,
+            },
+            KeyColumn {
+                codes: &codes,
+                values: &values,
+            },
+        ],
+        numeric: vec![&amount, &qty],
+        label: Some(&label),
+        id: Some(KeyColumn {
+            codes: &id_codes,
+            values: &ids,
+        }),
+    };
+    schema.check_columns(&cols).unwrap();
+    for row in 0..2 {
+        let mut ev = Event::default();
+        let filled = schema
+            .fill_from_columns(&cols, row, &mut ev)
+            .and_then(|()| schema.check(&ev))
+            .map(|()| ev.time_ms);
+        assert_eq!(schema.check_row(&cols, row), filled, "row {row}");
+    }
+    let err = engine.transform_columns(&cols).unwrap_err();
+    assert!(
+        matches!(&err, Error::InRow { row: 1, source } if matches!(&**source, Error::InvalidField { field, .. } if field == "tx")),
+        "{err}"
+    );
+    // The first row was applied, the failing one was not.
+    assert_eq!(engine.stats().events, 1);
+}
+
+/// artifact_decode: a snapshot with a valid checksum whose window state disagrees with its event
+/// buffer (here: an event appended without moving the windows) was accepted by `restore`, and the
+/// next late event tripped the window's index assertion in `late_insert` (wrong features without
+/// debug assertions). `restore` must refuse it as a malformed artifact.
+#[test]
+fn fuzz_artifact_decode_window_state_inconsistent_with_buffer() {
+    use super::state::KeyRef;
+    let spec = rich_spec(1000);
+    let mut engine = FeatureEngine::new(spec).unwrap();
+    let evs: Vec<Event> = (0..6)
+        .map(|i| ev2(1_000 + i * 300, "c", "s", i as f64))
+        .collect();
+    engine.transform(&evs).unwrap();
+    // A valid snapshot restores.
+    let good = engine.snapshot().unwrap();
+    FeatureEngine::restore(&good).unwrap();
+    // Append an event to the card entity's buffer without advancing its windows.
+    let k = engine
+        .plan
+        .keys
+        .iter()
+        .position(|kp| kp.key_field == 0)
+        .unwrap();
+    let width = engine.plan.keys[k].cols.len();
+    let i = engine.stores[k].find(KeyRef::Raw("c")).unwrap();
+    let row = vec![0u64; width];
+    engine.stores[k].entity_mut(i).buf.push(9_000, &row);
+    let bad = engine.snapshot().unwrap();
+    let err = FeatureEngine::restore(&bad).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Artifact(crate::error::ArtifactError::Malformed(_))
+        ),
+        "{err}"
+    );
+}
+
+fn ev2(t: i64, card: &str, shop: &str, amount: f64) -> Event {
+    Event::new(
+        t,
+        vec![card.into(), shop.into()],
+        vec![amount, 1.0],
+        Some(0.0),
+    )
+}
+
+/// engine_stateful: after many label feedbacks the window's removal counter (relabels count as
+/// removals until the next exact recomputation) exceeded a bound that the first version of the
+/// restore validation assumed, so a valid snapshot was refused. It must restore and continue
+/// bit-identically.
+#[test]
+fn fuzz_engine_stateful_snapshot_after_many_feedbacks_restores() {
+    let spec = feedback_spec(0, (1000, 0, true), (1000, 0, true));
+    let mut engine = FeatureEngine::new(spec).unwrap();
+    for i in 0..4 {
+        engine
+            .update(&ev2(i * 10, "c", "s", 1.0).with_id(format!("t{i}")))
+            .unwrap();
+    }
+    for j in 0..300 {
+        let fb = crate::event::Feedback {
+            id: "t1".into(),
+            keys: vec!["c".into(), "s".into()],
+            label: (j % 2) as f64,
+        };
+        assert!(engine.feedback(&fb).unwrap());
+    }
+    let mut restored = FeatureEngine::restore(&engine.snapshot().unwrap()).unwrap();
+    for i in 4..8 {
+        let e = ev2(i * 10, "c", "s", 2.0).with_id(format!("t{i}"));
+        let (a, b) = (engine.update(&e).unwrap(), restored.update(&e).unwrap());
+        assert_eq!(
+            a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
 }

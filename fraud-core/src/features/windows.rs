@@ -286,7 +286,12 @@ impl Buffer {
         self.head = (self.head + n) & self.cap.wrapping_sub(1);
         self.len -= n;
     }
-    /// Whether the layout is consistent (`stride` columns, sorted times).
+    /// Whether the entry times never decrease.
+    pub fn is_sorted(&self) -> bool {
+        (1..self.len).all(|i| self.time(i - 1) <= self.time(i))
+    }
+
+    /// Whether the layout is consistent (`stride` columns; see [`Buffer::is_sorted`] for times).
     pub fn fits(&self, stride: usize) -> bool {
         self.width == stride + 1
             && self.len <= self.cap
@@ -367,6 +372,46 @@ impl GroupState {
             }
         };
         self.lo <= self.hi && self.hi as usize <= len && shapes
+    }
+
+    /// Whether the head window agrees with `buf` (time-sorted, see [`Buffer::is_sorted`]) as the
+    /// engine leaves it after every event: exactly the entries with times in
+    /// `(newest - delay - window, newest - delay]`, and min/max deques
+    /// and distinct counts equal to those of the window's entries. Restored snapshots must pass
+    /// this (bytes with a valid checksum but an inconsistent window would otherwise trip index
+    /// and overflow assertions, or give wrong features).
+    pub fn consistent(&self, gp: &GroupPlan, buf: &Buffer) -> bool {
+        let n = buf.len();
+        let (lo, hi) = (self.lo as usize, self.hi as usize);
+        if !self.fits(gp, n) {
+            return false;
+        }
+        let Some(newest) = buf.newest() else {
+            return lo == 0 && hi == 0;
+        };
+        let upper = newest.saturating_sub(gp.delay);
+        let lower = upper.saturating_sub(gp.window);
+        let bounds = (lo == 0 || buf.time(lo - 1) <= lower)
+            && (lo == hi || (buf.time(lo) > lower && buf.time(hi - 1) <= upper))
+            && (hi == n || buf.time(hi) > upper);
+        if !bounds {
+            return false;
+        }
+        if gp.plain {
+            return true;
+        }
+        let Some(x) = &self.extra else {
+            return false;
+        };
+        let mut want = GroupState::new(gp);
+        for i in lo..hi {
+            want.add_extra(gp, buf, i);
+        }
+        let w = want
+            .extra
+            .as_deref()
+            .expect("a non-plain group has extra state");
+        x.mins == w.mins && x.maxs == w.maxs && x.distinct == w.distinct
     }
 
     /// First buffer index in the window.
@@ -464,7 +509,7 @@ impl GroupState {
                 let s = self.sum_state_mut(k);
                 s.remove(old, gp.squares);
                 s.add(new, gp.squares);
-                self.removed += 1;
+                self.removed = self.removed.saturating_add(1);
             }
         }
     }
@@ -499,7 +544,11 @@ impl GroupState {
                     }
                 }
             }
-            self.removed = if lo == hi { 0 } else { self.removed + removed };
+            self.removed = if lo == hi {
+                0
+            } else {
+                self.removed.saturating_add(removed)
+            };
         }
         let refresh = self.removed as usize > (hi - lo).max(64);
         while hi < n && buf.time(hi) <= upper {
