@@ -41,7 +41,12 @@ fn measure(count: usize, mut f: impl FnMut(usize)) -> Figures {
         f(warm + i);
         ns.push(a.elapsed().as_nanos() as f64);
     }
-    let total = start.elapsed().as_nanos() as f64;
+    summarize(warm, ns, start.elapsed().as_nanos() as f64)
+}
+
+/// Percentiles of per-call times `ns` and the mean from the loop's `total` (nanoseconds).
+fn summarize(warm: usize, mut ns: Vec<f64>, total: f64) -> Figures {
+    let count = ns.len();
     ns.sort_by(f64::total_cmp);
     let q = |p: f64| ns[((p * count as f64) as usize).min(count - 1)] / 1000.0;
     Figures {
@@ -103,15 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         alerts += usize::from(p.score_json(black_box(e))?.is_alert);
         ns.push(a.elapsed().as_nanos() as f64);
     }
-    let total = start.elapsed().as_nanos() as f64;
-    ns.sort_by(f64::total_cmp);
-    let q = |p: f64| ns[((p * n as f64) as usize).min(n - 1)] / 1000.0;
-    let ev = Figures {
-        warm,
-        mean: total / n as f64 / 1000.0,
-        p50: q(0.5),
-        p99: q(0.99),
-    };
+    let ev = summarize(warm, ns, start.elapsed().as_nanos() as f64);
     show("native Pipeline::score_json (pipeline_v1)", &ev);
     println!("alert rate {:.4}", alerts as f64 / events.len() as f64);
     let fig = |m: &Figures| json!({"mean": m.mean, "p50": m.p50, "p99": m.p99});

@@ -13,7 +13,6 @@ use std::time::Instant;
 use clap::Args;
 use fraud_core::event::Event;
 use fraud_core::features::{FeatureEngine, FeatureSpec};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 /// Options of `fraud-bench memory`.
@@ -57,11 +56,6 @@ fn rss() -> Option<(u64, u64)> {
             .map(|kb| kb * 1024)
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-fn default_spec() -> Result<FeatureSpec, Box<dyn std::error::Error>> {
-    let text = include_str!("../../datasets/specs/handbook.json");
-    Ok(FeatureSpec::from_json(text)?)
 }
 
 /// `(n_estimators, max_samples, artifact bytes, memory bytes)` of one fitted forest.
@@ -122,7 +116,7 @@ pub fn run(args: &MemoryArgs) -> Result<(Value, bool), Box<dyn std::error::Error
             &std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read the spec {}: {e}", p.display()))?,
         )?,
-        None => default_spec()?,
+        None => FeatureSpec::from_json(crate::handbook::BASELINE_SPEC)?,
     };
     spec.max_entities = Some(args.cap);
     let sizes = model_sizes()?;
@@ -155,18 +149,7 @@ pub fn run(args: &MemoryArgs) -> Result<(Value, bool), Box<dyn std::error::Error
     // the cap (not the TTL) is what bounds the state.
     let t0 = 1_522_540_800_000_i64; // 2018-04-01
     let every = args.keys.div_ceil(args.checkpoints);
-    let pb = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let pb = ProgressBar::new(args.keys);
-        pb.set_style(
-            ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        pb.set_message("events");
-        pb
-    };
+    let pb = crate::replay::bar(args.quiet, args.keys, "events");
     let start_rss = rss();
     let mut ev = Event::new(t0, vec![String::new(); n_keys], vec![0.0; n_num], None);
     let mut checkpoints = Vec::new();

@@ -126,7 +126,8 @@ pub fn parse_sla(text: &str) -> Result<Vec<Objective>, String> {
     Ok(out)
 }
 
-fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
+/// A progress bar for a long phase (hidden with `--quiet`).
+pub(crate) fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }

@@ -234,6 +234,11 @@ impl Pipeline {
     }
 
     /// The last score as a JS object.
+    /// The input index a reason names (reasons always name one of the pipeline's inputs).
+    fn input_index(&self, feature: &str) -> Option<usize> {
+        self.inner.input_names().iter().position(|x| x == feature)
+    }
+
     fn score_object(&self) -> Result<JsValue, JsError> {
         let n = &self.names;
         let s = &self.score;
@@ -246,12 +251,10 @@ impl Pipeline {
         set(&out, &n.risk, &JsValue::from_f64(s.risk))?;
         set(&out, &n.is_alert, &JsValue::from_bool(s.is_alert))?;
         let reasons = Array::new_with_length(s.reasons.len() as u32);
-        let inputs = self.inner.input_names();
         for (i, r) in s.reasons.iter().enumerate() {
             let o = Object::new();
-            let name = inputs
-                .iter()
-                .position(|x| *x == r.feature)
+            let name = self
+                .input_index(&r.feature)
                 .map(|j| n.inputs[j].clone())
                 .unwrap_or_else(|| JsValue::from_str(&r.feature));
             set(&o, &n.feature, &name)?;
@@ -382,7 +385,6 @@ impl Pipeline {
             .score_into(&self.event, &mut self.score)
             .map_err(js_err)?;
         let s = &self.score;
-        let inputs = self.inner.input_names();
         let mut out = Vec::with_capacity(3 + 3 * s.reasons.len());
         out.extend([
             s.risk,
@@ -390,10 +392,7 @@ impl Pipeline {
             s.reasons.len() as f64,
         ]);
         for r in &s.reasons {
-            let j = inputs
-                .iter()
-                .position(|x| *x == r.feature)
-                .map_or(-1.0, |j| j as f64);
+            let j = self.input_index(&r.feature).map_or(-1.0, |j| j as f64);
             out.extend([j, r.value, r.contribution]);
         }
         Ok(out)
