@@ -54,13 +54,17 @@ pub(crate) fn non_finite(row: usize, column: usize, value: f64) -> Error {
     Error::NonFiniteValue {
         row,
         column,
-        // Scientific notation for huge values (`1e308`, not 309 digits).
-        value: if value.abs() >= 1e16 {
-            format!("{value:e}")
-        } else {
-            format!("{value}")
-        },
+        value: display_number(value),
         hint,
+    }
+}
+
+/// A number for an error message: scientific notation for huge values (`1e308`, not 309 digits).
+pub(crate) fn display_number(v: f64) -> String {
+    if v.abs() >= 1e16 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
 }
 

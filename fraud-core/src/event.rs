@@ -335,14 +335,9 @@ impl EventSchema {
                 Err(bad(format!("timestamp {u} overflows epoch milliseconds")))
             }
             (_, FieldValue::Float(f)) => float_time_ms(f, scale as f64).ok_or_else(|| {
-                // Scientific notation for huge values (`1e300`, not 301 digits).
-                let f = if f.abs() >= 1e16 {
-                    format!("{f:e}")
-                } else {
-                    format!("{f}")
-                };
                 bad(format!(
-                    "timestamp {f} is not a finite epoch time within range"
+                    "timestamp {} is not a finite epoch time within range",
+                    crate::data::display_number(f)
                 ))
             }),
             (unit, _) => Err(bad(format!(
@@ -747,8 +742,8 @@ fn check_number(field: &str, v: f64) -> Result<f64> {
         return Err(Error::InvalidField {
             field: field.to_string(),
             reason: format!(
-                "{v:e} is beyond +/-1e18, the range numeric fields accept (window sums must stay \
-                 finite): check the value or rescale the field"
+                "{v:e} is beyond +/-{MAX_NUMERIC_MAGNITUDE:e}, the range numeric fields accept \
+                 (window sums must stay finite): check the value or rescale the field"
             ),
         });
     }
