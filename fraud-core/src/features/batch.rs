@@ -18,7 +18,7 @@
 //!    values; it only changes which memory is hot.
 
 use super::engine::{FeatureEngine, Outcome, calendar, h128, id_hash, process};
-use super::spec::{ColSource, KeyPlan};
+use super::spec::{ColSource, KeyOp, KeyPlan, WinRead};
 use super::state::{Entity, KeyRef, Store};
 use crate::error::{Error, Result};
 use crate::event::EventColumns;
@@ -38,6 +38,8 @@ struct Stage {
     times: Vec<i64>,
     outs: Vec<f64>,
     scratch: Vec<f64>,
+    /// Whether a feature reads the current event's numeric fields (ratio, z-score).
+    reads_values: bool,
 }
 
 impl Stage {
@@ -51,30 +53,52 @@ impl Stage {
             times: Vec::new(),
             outs: Vec::new(),
             scratch: vec![0.0; n],
+            reads_values: kp.features.iter().any(|f| {
+                matches!(
+                    f.op,
+                    KeyOp::Window {
+                        read: WinRead::Ratio { .. } | WinRead::Zscore { .. },
+                        ..
+                    }
+                )
+            }),
         }
     }
 
+    /// Size the buffers for `m` rows of this chunk.
+    fn resize(&mut self, m: usize) {
+        self.words.resize(m * self.width, 0);
+        self.vals.resize(m * self.nv, 0.0);
+        self.times.resize(m, 0);
+        self.outs.resize(m * self.nk, 0.0);
+    }
+
+    /// Stage the inputs of rows `r0..r0 + dest.len()`: row `r0 + r` goes to position `dest[r]`
+    /// (`NONE`: not processed). Reading the columns in input order and writing the staging
+    /// buffers out of order is cheaper than the converse: stores do not stall on cache misses.
     fn gather(
         &mut self,
         kp: &KeyPlan,
         cols: &EventColumns<'_>,
         rows: &Rows,
-        order: &[u32],
+        r0: usize,
+        dest: &[u32],
         distinct: &DistinctHashes,
     ) {
-        let (w, nv, m) = (self.width, self.nv, order.len());
-        self.words.resize(m * w, 0);
-        self.vals.resize(m * nv, 0.0);
-        self.times.resize(m, 0);
-        self.outs.resize(m * self.nk, 0.0);
-        for (j, &row) in order.iter().enumerate() {
-            let row = row as usize;
+        let (w, nv) = (self.width, self.nv);
+        for (r, &j) in dest.iter().enumerate() {
+            if j == NONE {
+                continue;
+            }
+            let (row, j) = (r0 + r, j as usize);
             self.times[j] = rows.time[row];
-            for (v, c) in self.vals[j * nv..(j + 1) * nv]
-                .iter_mut()
-                .zip(&cols.numeric)
-            {
-                *v = c[row];
+            if self.reads_values {
+                for (v, c) in self.vals[j * nv..(j + 1) * nv]
+                    .iter_mut()
+                    .zip(&cols.numeric)
+                {
+                    *v = c[row];
+                }
             }
             fill_row_columns(kp, cols, row, distinct, &mut self.words[j * w..(j + 1) * w]);
         }
@@ -97,6 +121,7 @@ impl Stage {
         }
     }
 
+    /// Write the outputs back to their rows (`order[j]` is the row of staging position `j`).
     fn scatter(&self, kp: &KeyPlan, order: &[u32], out: &mut [f64], n: usize) {
         let nk = self.nk;
         for (j, &row) in order.iter().enumerate() {
@@ -290,6 +315,7 @@ impl FeatureEngine {
             let mut at = vec![0u32; incs.len()];
             let mut seen: Vec<u32> = Vec::new();
             let mut order: Vec<u32> = Vec::with_capacity(CHUNK.min(rows.n));
+            let mut dest: Vec<u32> = Vec::with_capacity(CHUNK.min(rows.n));
             for r0 in (0..rows.n).step_by(CHUNK) {
                 let chunk = &row_inc[r0..(r0 + CHUNK).min(rows.n)];
                 seen.clear();
@@ -309,13 +335,18 @@ impl FeatureEngine {
                 }
                 order.clear();
                 order.resize(total as usize, 0);
+                dest.clear();
+                dest.resize(chunk.len(), NONE);
                 for (r, &i) in chunk.iter().enumerate() {
                     if i != NONE {
-                        order[at[i as usize] as usize] = (r0 + r) as u32;
+                        let j = at[i as usize];
+                        order[j as usize] = (r0 + r) as u32;
+                        dest[r] = j;
                         at[i as usize] += 1;
                     }
                 }
-                stage.gather(kp, cols, &rows, &order, &distinct);
+                stage.resize(total as usize);
+                stage.gather(kp, cols, &rows, r0, &dest, &distinct);
                 let mut j = 0;
                 for &i in &seen {
                     let inc = &mut incs[i as usize];
