@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: formatting and lints, the Rust suites (unit,
 # integration, doctests including the README's Rust quickstart), the Python suite against a freshly
-# built wheel (including the README's Python quickstart), the WASM package's Node tests, and a
-# 30-second smoke run of each fuzz target (tests/fuzz-smoke.sh).
+# built wheel (including the README's Python quickstart), the WASM package's Node tests and its
+# browser check in headless Chromium, and a 30-second smoke run of each fuzz target
+# (tests/fuzz-smoke.sh).
 # Installs what it needs: a Python virtualenv in .venv with maturin, numpy, pandas, scikit-learn,
 # joblib, pytest, pyspark, pyarrow and the notebook runner (tests/spark-env.sh); the wasm32 target,
-# wasm-bindgen-cli and the npm package binaryen (wasm-opt).
+# wasm-bindgen-cli and the npm package binaryen (wasm-opt); Debian's chromium for the browser check.
 #
 # Environment: FRAUD_DATASETS overrides the shared data folder (default ../shared/datasets);
 # PYTHON selects the interpreter used to create the virtualenv (default python3).
@@ -57,6 +58,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
 else
     bash fraud-wasm/build.sh
     (cd fraud-wasm && node --test tests/)
+    # The web build in headless Chromium (Debian's package, installed when missing; a loud
+    # BROWSER SKIPPED when it cannot be).
+    bash fraud-wasm/browser/run.sh
     # A pipeline fitted in Python scores the same in the freshly built package (skipped above,
     # when the package was not built yet; required here).
     FRAUD_REQUIRE_WASM=1 .venv/bin/python -m pytest -q fraud-py/tests/test_wasm_parity.py
