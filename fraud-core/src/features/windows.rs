@@ -517,99 +517,30 @@ impl GroupState {
     /// Move the head window to `(t - delay - window, t - delay]`; `t` must not decrease.
     ///
     /// Entries leave before new ones enter, so a window that empties restarts its sums exactly;
-    /// entries that would enter and leave in the same step are skipped.
+    /// entries that would enter and leave in the same step are skipped. A group with counts and
+    /// at most one summed column (the common case) keeps that one sum in registers meanwhile.
     pub fn advance(&mut self, gp: &GroupPlan, buf: &Buffer, t: i64) {
-        if gp.plain && gp.sums.len() <= 1 {
-            return self.advance_plain(gp, buf, t);
-        }
-        let upper = t.saturating_sub(gp.delay);
-        let lower = upper.saturating_sub(gp.window);
-        let n = buf.len();
-        let (mut lo, mut hi) = (self.lo as usize, self.hi as usize);
-        let mut removed = 0u32;
-        while lo < hi && buf.time(lo) <= lower {
-            self.remove(gp, buf, lo);
-            lo += 1;
-            removed += 1;
-        }
-        if lo == hi {
-            while hi < n && buf.time(hi) <= lower {
-                hi += 1;
-            }
-            lo = hi;
-        }
-        if removed > 0 {
-            if !gp.plain {
-                let x = self.extra_mut();
-                for dq in x.mins.iter_mut().chain(x.maxs.iter_mut()) {
-                    while dq.front().is_some_and(|e| e.0 <= lower) {
-                        dq.pop_front();
-                    }
-                }
-            }
-            self.removed = if lo == hi {
-                0
-            } else {
-                self.removed.saturating_add(removed)
+        let at = Bounds {
+            lo: self.lo as usize,
+            hi: self.hi as usize,
+            removed: self.removed,
+        };
+        let (to, refresh) = if gp.plain && gp.sums.len() <= 1 {
+            let mut sink = OneSum {
+                sums: self.first,
+                col: gp.sums.first().copied(),
+                squares: gp.squares,
+                buf,
             };
-        }
-        let refresh = self.removed as usize > (hi - lo).max(64);
-        while hi < n && buf.time(hi) <= upper {
-            self.add(gp, buf, hi, lo == hi);
-            hi += 1;
-        }
-        self.lo = lo as u32;
-        self.hi = hi as u32;
-        if refresh {
-            self.recompute(gp, buf);
-        }
-    }
-
-    /// [`GroupState::advance`] for the common case of a group with counts and at most one summed
-    /// column (no min, max or distinct): the same steps, with the one sum kept in registers.
-    #[inline]
-    fn advance_plain(&mut self, gp: &GroupPlan, buf: &Buffer, t: i64) {
-        let upper = t.saturating_sub(gp.delay);
-        let lower = upper.saturating_sub(gp.window);
-        let n = buf.len();
-        let col = gp.sums.first().copied();
-        let (mut lo, mut hi) = (self.lo as usize, self.hi as usize);
-        let mut removed = 0u32;
-        let mut sums = self.first;
-        while lo < hi && buf.time(lo) <= lower {
-            if let Some(c) = col {
-                sums.remove(buf.f(lo, c), gp.squares);
-            }
-            lo += 1;
-            removed += 1;
-        }
-        if lo == hi {
-            while hi < n && buf.time(hi) <= lower {
-                hi += 1;
-            }
-            lo = hi;
-        }
-        if removed > 0 {
-            self.removed = if lo == hi {
-                0
-            } else {
-                self.removed.saturating_add(removed)
-            };
-        }
-        let refresh = self.removed as usize > (hi - lo).max(64);
-        while hi < n && buf.time(hi) <= upper {
-            if let Some(c) = col {
-                let x = buf.f(hi, c);
-                if lo == hi {
-                    sums.reset(x);
-                }
-                sums.add(x, gp.squares);
-            }
-            hi += 1;
-        }
-        self.first = sums;
-        self.lo = lo as u32;
-        self.hi = hi as u32;
+            let moved = slide(gp, buf, t, at, &mut sink);
+            self.first = sink.sums;
+            moved
+        } else {
+            slide(gp, buf, t, at, &mut AllAggregates { g: self, gp, buf })
+        };
+        self.lo = to.lo as u32;
+        self.hi = to.hi as u32;
+        self.removed = to.removed;
         if refresh {
             self.recompute(gp, buf);
         }
@@ -651,6 +582,127 @@ impl GroupState {
         self.lo = self.lo.saturating_sub(n);
         self.hi = self.hi.saturating_sub(n);
     }
+}
+
+/// A head window's bounds `lo..hi` in its buffer and its removals since the sums were exact.
+#[derive(Clone, Copy)]
+struct Bounds {
+    lo: usize,
+    hi: usize,
+    removed: u32,
+}
+
+/// What a head-window move ([`slide`]) does with the entries that leave and enter the window.
+trait WindowSink {
+    /// Buffer entry `i` leaves the window.
+    fn leave(&mut self, i: usize);
+    /// Entries left; the window's lower bound (exclusive) is now `lower`.
+    fn left(&mut self, _lower: i64) {}
+    /// Buffer entry `i` enters the window (`was_empty`: the window held nothing before).
+    fn enter(&mut self, i: usize, was_empty: bool);
+}
+
+/// Every aggregate of a group: sums, min/max deques and distinct counts.
+struct AllAggregates<'a> {
+    g: &'a mut GroupState,
+    gp: &'a GroupPlan,
+    buf: &'a Buffer,
+}
+
+impl WindowSink for AllAggregates<'_> {
+    #[inline]
+    fn leave(&mut self, i: usize) {
+        self.g.remove(self.gp, self.buf, i);
+    }
+    fn left(&mut self, lower: i64) {
+        if !self.gp.plain {
+            let x = self.g.extra_mut();
+            for dq in x.mins.iter_mut().chain(x.maxs.iter_mut()) {
+                while dq.front().is_some_and(|e| e.0 <= lower) {
+                    dq.pop_front();
+                }
+            }
+        }
+    }
+    #[inline]
+    fn enter(&mut self, i: usize, was_empty: bool) {
+        self.g.add(self.gp, self.buf, i, was_empty);
+    }
+}
+
+/// The one sum of a plain group (counts and at most one summed column), held by value.
+struct OneSum<'a> {
+    sums: SumState,
+    col: Option<usize>,
+    squares: bool,
+    buf: &'a Buffer,
+}
+
+impl WindowSink for OneSum<'_> {
+    #[inline]
+    fn leave(&mut self, i: usize) {
+        if let Some(c) = self.col {
+            self.sums.remove(self.buf.f(i, c), self.squares);
+        }
+    }
+    #[inline]
+    fn enter(&mut self, i: usize, was_empty: bool) {
+        if let Some(c) = self.col {
+            let x = self.buf.f(i, c);
+            if was_empty {
+                self.sums.reset(x);
+            }
+            self.sums.add(x, self.squares);
+        }
+    }
+}
+
+/// Move a head window from `at` to `(t - delay - window, t - delay]` (see
+/// [`GroupState::advance`]), telling `sink` which entries leave and enter. Returns the new bounds
+/// and whether the sums are due for an exact recomputation (after more than `max(64, count)`
+/// removals).
+#[inline(always)]
+fn slide(
+    gp: &GroupPlan,
+    buf: &Buffer,
+    t: i64,
+    at: Bounds,
+    sink: &mut impl WindowSink,
+) -> (Bounds, bool) {
+    let upper = t.saturating_sub(gp.delay);
+    let lower = upper.saturating_sub(gp.window);
+    let n = buf.len();
+    let Bounds {
+        mut lo,
+        mut hi,
+        mut removed,
+    } = at;
+    let mut left = 0u32;
+    while lo < hi && buf.time(lo) <= lower {
+        sink.leave(lo);
+        lo += 1;
+        left += 1;
+    }
+    if lo == hi {
+        while hi < n && buf.time(hi) <= lower {
+            hi += 1;
+        }
+        lo = hi;
+    }
+    if left > 0 {
+        sink.left(lower);
+        removed = if lo == hi {
+            0
+        } else {
+            removed.saturating_add(left)
+        };
+    }
+    let refresh = removed as usize > (hi - lo).max(64);
+    while hi < n && buf.time(hi) <= upper {
+        sink.enter(hi, lo == hi);
+        hi += 1;
+    }
+    (Bounds { lo, hi, removed }, refresh)
 }
 
 /// Read access to one window's aggregates.
