@@ -2,6 +2,7 @@
 // by Rust bit-identically, continues identically after snapshot/restore, and throws Errors on bad
 // input. Posts a report ({ userAgent, checks, failures }) to /result, where run.mjs asserts on it.
 import init, { IsolationForest, Pipeline } from "/fraud-wasm/pkg-web/fraud_wasm.js";
+import { sameBits, scoreMismatches } from "/fraud-wasm/tests/compare.mjs";
 
 const report = { userAgent: navigator.userAgent, checks: 0, failures: [] };
 
@@ -10,21 +11,9 @@ function check(ok, what) {
   if (!ok) report.failures.push(what);
 }
 
-function sameBits(a, b) {
-  const x = new BigUint64Array(new Float64Array([a, b]).buffer);
-  return typeof a === "number" && typeof b === "number" && x[0] === x[1];
-}
-
 function sameScore(got, want, where) {
-  check(sameBits(got.risk, want.risk), `${where}: risk ${got.risk} vs ${want.risk}`);
-  check(got.isAlert === want.is_alert, `${where}: isAlert`);
-  check(got.reasons.length === want.reasons.length, `${where}: number of reasons`);
-  got.reasons.forEach((r, k) => {
-    const w = want.reasons[k] ?? {};
-    check(r.feature === w.feature, `${where} reason ${k}: feature ${r.feature} vs ${w.feature}`);
-    check(sameBits(r.value, w.value), `${where} reason ${k}: value`);
-    check(sameBits(r.contribution, w.contribution), `${where} reason ${k}: contribution`);
-  });
+  const diff = scoreMismatches(got, want, where);
+  check(diff.length === 0, diff.join("; "));
 }
 
 async function fixture(stem) {

@@ -1,6 +1,7 @@
-// Serves the browser check (index.html + page.mjs, the web build in fraud-wasm/pkg-web, the golden
-// fixtures in tests/golden) on a loopback port, opens it in headless Chromium, and waits for the
-// page's report. Exits 0 when every check passed, 1 otherwise (2 on a setup problem).
+// Serves the browser check (index.html + page.mjs, the web build in fraud-wasm/pkg-web, the shared
+// comparisons in fraud-wasm/tests/compare.mjs, the golden fixtures in tests/golden) on a loopback
+// port, opens it in headless Chromium, and waits for the page's report. Exits 0 when every check
+// passed, 1 otherwise (a failed check, or a page that could not run or report).
 //
 //   node fraud-wasm/browser/run.mjs [path to chromium]      (run.sh builds pkg-web first)
 import { createServer } from "node:http";
@@ -13,8 +14,13 @@ import path from "node:path";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const chromium = process.argv[2] || process.env.CHROMIUM || "/usr/bin/chromium";
 const TIMEOUT_MS = 120_000;
-// Only these folders are served.
-const SERVED = ["fraud-wasm/browser/", "fraud-wasm/pkg-web/", "tests/golden/"];
+// Only these folders and files are served.
+const SERVED = [
+  "fraud-wasm/browser/",
+  "fraud-wasm/pkg-web/",
+  "fraud-wasm/tests/compare.mjs",
+  "tests/golden/",
+];
 const TYPES = {
   ".html": "text/html; charset=utf-8",
   ".mjs": "text/javascript",

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { sameBits } from "./compare.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -13,12 +14,6 @@ const { IsolationForest } = require(path.join(here, "..", "pkg", "fraud_wasm.js"
 const golden = path.join(here, "..", "..", "tests", "golden");
 const bytes = new Uint8Array(readFileSync(path.join(golden, "iforest_v1.bin")));
 const expected = JSON.parse(readFileSync(path.join(golden, "iforest_v1_expected.json"), "utf8"));
-
-function sameBits(a, b) {
-  const x = new Float64Array([a]);
-  const y = new Float64Array([b]);
-  return new BigUint64Array(x.buffer)[0] === new BigUint64Array(y.buffer)[0];
-}
 
 test("golden artifact scores bit-identically to Rust", () => {
   const f = IsolationForest.fromBytes(bytes);

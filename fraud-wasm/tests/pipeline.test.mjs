@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { sameBits, scoreMismatches } from "./compare.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -20,32 +21,9 @@ const STEMS = ["pipeline_v1", "pipeline_supervised_v1"];
 // fraud-core computes exp/ln/pow with the pure-Rust libm on every target, so native and WASM
 // scores agree bit for bit.
 
-function sameBits(a, b) {
-  const x = new Float64Array([a]);
-  const y = new Float64Array([b]);
-  return new BigUint64Array(x.buffer)[0] === new BigUint64Array(y.buffer)[0];
-}
-
-/** Distance in units in the last place between two finite doubles of the same sign. */
-function ulps(a, b) {
-  const x = new BigInt64Array(new Float64Array([a, b]).buffer);
-  const d = x[0] - x[1];
-  return Number(d < 0n ? -d : d);
-}
-
-/** Assert that `got` (scoreEvent's result) equals an expected score bit for bit (or within
- * `maxUlps` for the risk and contributions; feature values and flags always exactly). */
+/** Assert that `got` (scoreEvent's result) equals an expected score (see scoreMismatches). */
 function assertSameScore(got, want, where, maxUlps = 0) {
-  const close = (a, b) => (maxUlps === 0 ? Object.is(a, b) && sameBits(a, b) : ulps(a, b) <= maxUlps);
-  assert.ok(close(got.risk, want.risk), `${where}: risk ${got.risk} vs ${want.risk}`);
-  assert.equal(got.isAlert, want.is_alert ?? want.isAlert, where);
-  assert.equal(got.reasons.length, want.reasons.length, where);
-  got.reasons.forEach((r, k) => {
-    const w = want.reasons[k];
-    assert.equal(r.feature, w.feature, `${where} reason ${k}`);
-    assert.ok(sameBits(r.value, w.value), `${where} reason ${k}: value ${r.value} vs ${w.value}`);
-    assert.ok(close(r.contribution, w.contribution), `${where} reason ${k}: contribution ${r.contribution} vs ${w.contribution}`);
-  });
+  assert.deepEqual(scoreMismatches(got, want, where, maxUlps), []);
 }
 
 for (const stem of STEMS) {
