@@ -582,6 +582,31 @@ impl EventSchema {
         Ok(t)
     }
 
+    /// The number of leading rows of `cols` (checked with [`EventSchema::check_columns`]) whose
+    /// keys, id, numeric values and label pass [`EventSchema::check_row`]: checked column by
+    /// column, which is several times faster than row by row. The time is not checked.
+    pub fn valid_prefix(&self, cols: &EventColumns<'_>) -> usize {
+        let mut end = cols.len();
+        for k in &cols.keys {
+            let n = k.values.len() as u64;
+            end = first_where(&k.codes[..end], |c| c as u64 >= n).unwrap_or(end);
+        }
+        if let Some(id) = &cols.id {
+            let n = id.values.len() as u64;
+            end = first_where(&id.codes[..end], |c| c >= 0 && c as u64 >= n).unwrap_or(end);
+        }
+        for c in &cols.numeric {
+            end = first_where(&c[..end], |v| {
+                !(v.is_finite() && v.abs() <= MAX_NUMERIC_MAGNITUDE)
+            })
+            .unwrap_or(end);
+        }
+        if let Some(l) = cols.label {
+            end = first_where(&l[..end], f64::is_infinite).unwrap_or(end);
+        }
+        end
+    }
+
     /// Fill `ev` from row `row` of `cols` (checked with [`EventSchema::check_columns`]).
     pub fn fill_from_columns(
         &self,
@@ -734,6 +759,18 @@ fn quote_list(names: &[String]) -> String {
 pub const MAX_NUMERIC_MAGNITUDE: f64 = 1e18;
 
 /// A numeric field's value if it is finite and within [`MAX_NUMERIC_MAGNITUDE`].
+/// The index of the first element of `xs` that is `bad`: blocks without one are ruled out with a
+/// branch-free (vectorisable) pass.
+fn first_where<T: Copy>(xs: &[T], bad: impl Fn(T) -> bool) -> Option<usize> {
+    const BLOCK: usize = 256;
+    xs.chunks(BLOCK).enumerate().find_map(|(b, block)| {
+        block
+            .iter()
+            .fold(false, |any, &x| any | bad(x))
+            .then(|| b * BLOCK + block.iter().position(|&x| bad(x)).unwrap_or(0))
+    })
+}
+
 fn check_number(field: &str, v: f64) -> Result<f64> {
     if !v.is_finite() {
         return Err(non_finite(field, v));
@@ -1081,6 +1118,67 @@ mod tests {
             &["id".into()],
         )
         .unwrap()
+    }
+
+    /// `valid_prefix` (column-wise) stops exactly at the first row `check_row` refuses.
+    #[test]
+    fn valid_prefix_is_where_check_row_first_fails() {
+        let s = schema();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        let values: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        for case in 0..3000 {
+            let n = next(700) as usize;
+            // Mostly valid entries, so that prefixes are long and cross the 256-row blocks.
+            let rare = 4 * n as u64 + 1;
+            let mut code = |bad: i64| if next(rare) == 0 { bad } else { next(3) as i64 };
+            let cards: Vec<i64> = (0..n).map(|_| code(-1)).collect();
+            let terminals: Vec<i64> = (0..n).map(|_| code(3)).collect();
+            let ids: Vec<i64> = (0..n)
+                .map(|_| match next(rare) {
+                    0 => 3,
+                    1 => -1,
+                    _ => next(3) as i64,
+                })
+                .collect();
+            let pick =
+                |r: u64, bad: &[f64], good: f64| bad.get(r as usize).copied().unwrap_or(good);
+            let amounts: Vec<f64> = (0..n)
+                .map(|_| pick(next(rare), &[f64::NAN, f64::INFINITY, 2e18], -5.5))
+                .collect();
+            let labels: Vec<f64> = (0..n)
+                .map(|_| pick(next(rare), &[f64::NEG_INFINITY, f64::NAN], 1.0))
+                .collect();
+            let times: Vec<i64> = (0..n as i64).collect();
+            let cols = EventColumns {
+                time: TimeColumn::Epoch(&times),
+                keys: vec![
+                    KeyColumn {
+                        codes: &cards,
+                        values: &values,
+                    },
+                    KeyColumn {
+                        codes: &terminals,
+                        values: &values,
+                    },
+                ],
+                numeric: vec![&amounts],
+                label: Some(&labels),
+                id: Some(KeyColumn {
+                    codes: &ids,
+                    values: &values,
+                }),
+            };
+            let want = (0..n)
+                .find(|&r| s.check_row(&cols, r).is_err())
+                .unwrap_or(n);
+            assert_eq!(s.valid_prefix(&cols), want, "case {case}");
+        }
     }
 
     #[test]

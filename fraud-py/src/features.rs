@@ -13,7 +13,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
+use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::sync::MutexExt;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -228,15 +228,20 @@ impl PyFeatureEngine {
         };
         let n = engine.n_features();
         let schema = engine.schema().clone();
-        let (rows, out) = cols.run(py, &schema, |c| Ok((c.len(), engine.transform_columns(c)?)))?;
+        // The matrix is numpy's own allocation (which asks the kernel for huge pages: first
+        // touches of a large fresh output are several times cheaper than with 4 KiB pages), and
+        // the core writes into it; a length mismatch of the columns is reported by the core.
+        let rows = cols.time.len().unwrap_or(0);
+        let arr = PyArray2::<f64>::zeros(py, [rows, n], false);
+        {
+            let mut view = arr.readwrite();
+            let out = view
+                .as_slice_mut()
+                .expect("a new numpy array is contiguous");
+            cols.run(py, &schema, |c| engine.transform_columns_into(c, out))?;
+        }
         drop(st);
-        let arr = ndarray::Array2::from_shape_vec((rows, n), out).map_err(|e| {
-            to_py(
-                py,
-                CoreError::ShapeMismatch(format!("feature matrix of {rows} x {n}: {e}")),
-            )
-        })?;
-        Ok(arr.into_pyarray(py))
+        Ok(arr)
     }
 
     /// Erase every entity whose key equals `key` (a str or an int), in every key field; returns

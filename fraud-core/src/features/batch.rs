@@ -17,8 +17,8 @@
 //!    `update` (`process`). Entities are independent of each other, so this order gives the same
 //!    values; it only changes which memory is hot.
 
-use super::engine::{FeatureEngine, Outcome, calendar, h128, id_hash, process};
-use super::spec::{ColSource, KeyOp, KeyPlan, WinRead};
+use super::engine::{self, FeatureEngine, Outcome, h128, id_hash, process};
+use super::spec::{CalendarPlan, ColSource, KeyOp, KeyPlan, WinRead};
 use super::state::{Entity, KeyRef, Store};
 use crate::error::{Error, Result};
 use crate::event::EventColumns;
@@ -121,13 +121,24 @@ impl Stage {
         }
     }
 
-    /// Write the outputs back to their rows (`order[j]` is the row of staging position `j`).
-    fn scatter(&self, kp: &KeyPlan, order: &[u32], out: &mut [f64], n: usize) {
+    /// Write the outputs back to their rows (`order[j]` is the row of staging position `j`), and
+    /// the `calendar` features of those rows while they are at hand.
+    fn scatter(
+        &self,
+        kp: &KeyPlan,
+        calendar: &[CalendarPlan],
+        order: &[u32],
+        out: &mut [f64],
+        n: usize,
+    ) {
         let nk = self.nk;
         for (j, &row) in order.iter().enumerate() {
             let o = &mut out[row as usize * n..(row as usize + 1) * n];
             for (s, f) in self.outs[j * nk..(j + 1) * nk].iter().zip(&kp.features) {
                 o[f.out] = *s;
+            }
+            for cp in calendar {
+                o[cp.out] = engine::calendar(cp, self.times[j]);
             }
         }
     }
@@ -141,6 +152,8 @@ struct Rows {
     dropped: Vec<bool>,
     /// Rows to apply (all of them, or those before the first bad row).
     n: usize,
+    /// Whether any of them was dropped.
+    any_dropped: bool,
     /// The first bad row's error.
     error: Option<Error>,
 }
@@ -158,11 +171,16 @@ impl FeatureEngine {
         let rows = cols.len();
         let mut time = Vec::with_capacity(rows);
         let mut dropped = vec![false; rows];
+        let mut any_dropped = false;
         let mut error = None;
+        // Rows before `valid` pass every check of `check_row` but the time's (column-wise
+        // checks, cheaper than row by row); from `valid` on, rows are checked in full.
+        let valid = self.plan.schema.valid_prefix(cols);
         for (row, drop) in dropped.iter_mut().enumerate() {
-            match self.event_time(cols, row) {
+            match self.event_time(cols, row, row < valid) {
                 Ok((t, Outcome::Dropped)) => {
                     *drop = true;
+                    any_dropped = true;
                     time.push(t);
                 }
                 Ok((t, _)) => time.push(t),
@@ -179,13 +197,25 @@ impl FeatureEngine {
             n: time.len(),
             time,
             dropped,
+            any_dropped,
             error,
         }
     }
 
-    /// Validate one row and apply the event-time logic of `update_into` to it.
-    fn event_time(&mut self, cols: &EventColumns<'_>, row: usize) -> Result<(i64, Outcome)> {
-        let t = self.plan.schema.check_row(cols, row)?;
+    /// Validate one row (only its time when `checked`: the rest is known valid) and apply the
+    /// event-time logic of `update_into` to it.
+    fn event_time(
+        &mut self,
+        cols: &EventColumns<'_>,
+        row: usize,
+        checked: bool,
+    ) -> Result<(i64, Outcome)> {
+        let schema = &self.plan.schema;
+        let t = if checked {
+            schema.column_time(cols, row)?
+        } else {
+            schema.check_row(cols, row)?
+        };
         let (t, outcome) = self.admit(t)?;
         if outcome != Outcome::Dropped {
             self.stats.events += 1;
@@ -294,14 +324,16 @@ impl FeatureEngine {
     }
 
     /// [`FeatureEngine::transform_columns`]'s body; see the module documentation.
+    /// Every output value of the applied rows is written: each key plan's features and the
+    /// calendar features, or NaN for dropped rows.
     pub(super) fn transform_columns_by_entity(
         &mut self,
         cols: &EventColumns<'_>,
-    ) -> Result<Vec<f64>> {
+        out: &mut [f64],
+    ) -> Result<()> {
         let n = self.n_features();
         let newest_before = self.newest;
         let rows = self.plan_rows(cols);
-        let mut out = vec![0.0; cols.len() * n];
         let distinct = DistinctHashes::new(self, cols);
         for k in 0..self.plan.keys.len() {
             let (row_inc, mut incs) = self.plan_store(k, cols, &rows, newest_before);
@@ -359,7 +391,10 @@ impl FeatureEngine {
                     inc.state = Some(e);
                     at[i as usize] = 0;
                 }
-                stage.scatter(kp, &order, &mut out, n);
+                // The calendar features go with the first key's outputs (every applied row has
+                // one): one pass over the output rows fewer.
+                let calendar: &[CalendarPlan] = if k == 0 { &self.plan.calendar } else { &[] };
+                stage.scatter(kp, calendar, &order, out, n);
             }
             for inc in &mut incs {
                 if inc.slot != NONE {
@@ -368,19 +403,22 @@ impl FeatureEngine {
                 }
             }
         }
-        for row in 0..rows.n {
-            let o = &mut out[row * n..(row + 1) * n];
-            if rows.dropped[row] {
-                o.fill(f64::NAN);
-            } else {
-                for cp in &self.plan.calendar {
-                    o[cp.out] = calendar(cp, rows.time[row]);
+        let calendar_done = !self.plan.keys.is_empty();
+        if rows.any_dropped || !calendar_done {
+            for row in 0..rows.n {
+                let o = &mut out[row * n..(row + 1) * n];
+                if rows.dropped[row] {
+                    o.fill(f64::NAN);
+                } else if !calendar_done {
+                    for cp in &self.plan.calendar {
+                        o[cp.out] = engine::calendar(cp, rows.time[row]);
+                    }
                 }
             }
         }
         match rows.error {
             Some(e) => Err(e),
-            None => Ok(out),
+            None => Ok(()),
         }
     }
 }

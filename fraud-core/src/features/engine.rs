@@ -661,7 +661,55 @@ impl FeatureEngine {
     /// error names the row.
     pub fn transform_columns(&mut self, cols: &EventColumns<'_>) -> Result<Vec<f64>> {
         self.plan.schema.check_columns(cols)?;
-        self.transform_columns_by_entity(cols)
+        let mut out = vec![0.0; cols.len() * self.n_features()];
+        self.transform_columns_by_entity(cols, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`FeatureEngine::transform_columns`] into a caller's row-major buffer of exactly
+    /// `cols.len() * n_features()` values (e.g. a numpy array, or a buffer reused across
+    /// batches), which it overwrites. On an error the rows before the failing one have been
+    /// applied and written; the rest of `out` is left as it was.
+    ///
+    /// ```
+    /// use fraud_core::event::{EventColumns, KeyColumn, TimeColumn};
+    /// use fraud_core::features::FeatureEngine;
+    ///
+    /// let mut engine = FeatureEngine::from_json(r#"{
+    ///   "schema": {"timestamp": "ts", "time_unit": "s", "keys": ["card"], "numeric": ["amount"]},
+    ///   "features": [{"kind": "window", "name": "n_1h", "key": "card", "agg": "count",
+    ///                 "window": "1h", "include_current": true}]}"#)?;
+    /// let (ts, codes, amounts) = ([0i64, 60, 7200], [0i64, 0, 0], [5.0, 7.0, 1.0]);
+    /// let cards = ["c1".to_string()];
+    /// let cols = EventColumns {
+    ///     time: TimeColumn::Epoch(&ts),
+    ///     keys: vec![KeyColumn { codes: &codes, values: &cards }],
+    ///     numeric: vec![&amounts],
+    ///     label: None,
+    ///     id: None,
+    /// };
+    /// let mut out = vec![f64::NAN; 3];
+    /// engine.transform_columns_into(&cols, &mut out)?;
+    /// assert_eq!(out, [1.0, 2.0, 1.0]);
+    /// assert!(engine.transform_columns_into(&cols, &mut [0.0; 2]).is_err());
+    /// # Ok::<(), fraud_core::Error>(())
+    /// ```
+    pub fn transform_columns_into(
+        &mut self,
+        cols: &EventColumns<'_>,
+        out: &mut [f64],
+    ) -> Result<()> {
+        self.plan.schema.check_columns(cols)?;
+        let want = cols.len() * self.n_features();
+        if out.len() != want {
+            return Err(Error::ShapeMismatch(format!(
+                "the output buffer holds {} values; {} rows x {} features need {want}",
+                out.len(),
+                cols.len(),
+                self.n_features()
+            )));
+        }
+        self.transform_columns_by_entity(cols, out)
     }
 
     /// [`FeatureEngine::transform`] as an `events.len() x n_features` array.

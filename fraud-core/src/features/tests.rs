@@ -1031,6 +1031,8 @@ proptest! {
         hashed in any::<bool>(),
         split in 0usize..120,
         bad in prop_oneof![3 => Just(None), 1 => (0usize..120).prop_map(Some)],
+        bad_value in prop_oneof![Just(f64::INFINITY), Just(f64::NAN), Just(-2e18)],
+        into in any::<bool>(),
     ) {
         let lateness = 500.min(late);
         let spec = columns_spec_with(lateness, policy, ttl, cap);
@@ -1038,7 +1040,7 @@ proptest! {
         let mut evs = events(&steps, lateness + 200, 1_000_000);
         if let Some(b) = bad {
             let b = b % evs.len();
-            evs[b].values[0] = f64::INFINITY;
+            evs[b].values[0] = bad_value;
         }
         let mut a = engine_for(&spec, hashed);
         let n = a.n_features();
@@ -1060,7 +1062,15 @@ proptest! {
         let mut err = None;
         for (lo, hi) in [(0, split), (split, evs.len())] {
             let cols = Cols::new(&evs[lo..hi]);
-            match b.transform_columns(&cols.view()) {
+            // `transform_columns_into` must write every value of the applied rows: a sentinel
+            // left anywhere would differ from update's outputs.
+            let result = if into {
+                let mut o = vec![-1234.5; (hi - lo) * n];
+                b.transform_columns_into(&cols.view(), &mut o).map(|()| o)
+            } else {
+                b.transform_columns(&cols.view())
+            };
+            match result {
                 Ok(o) => got.extend(o),
                 Err(Error::InRow { row, source }) => {
                     err = Some(Error::InRow { row: row + lo, source });
