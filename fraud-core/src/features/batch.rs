@@ -18,7 +18,7 @@
 //!    values; it only changes which memory is hot.
 
 use super::engine::{self, FeatureEngine, Outcome, h128, id_hash, process};
-use super::spec::{ColSource, KeyOp, KeyPlan, WinRead};
+use super::spec::{CalendarPlan, ColSource, KeyOp, KeyPlan, WinRead};
 use super::state::{Entity, KeyRef, Store};
 use crate::error::{Error, Result};
 use crate::event::EventColumns;
@@ -28,19 +28,9 @@ const NONE: u32 = u32::MAX;
 /// Rows per staging chunk.
 #[cfg(not(test))]
 const CHUNK: usize = 256 * 1024;
-/// Unit tests use small chunks and blocks, so that their short streams span several of each.
+/// Unit tests use small chunks, so that their short streams span several.
 #[cfg(test)]
 const CHUNK: usize = 32;
-
-/// Output rows per write-back block (`1 << BLOCK_BITS`): a block of the handbook spec's output
-/// (14 features) is 458 KB, so its rows stay in cache while every key writes its outputs there.
-#[cfg(not(test))]
-const BLOCK_BITS: usize = 12;
-#[cfg(test)]
-const BLOCK_BITS: usize = 3;
-
-/// Write-back blocks per chunk.
-const BLOCKS: usize = CHUNK >> BLOCK_BITS;
 
 /// Staging buffers for one chunk of rows of one key field, in processing order.
 struct Stage {
@@ -52,11 +42,6 @@ struct Stage {
     times: Vec<i64>,
     outs: Vec<f64>,
     scratch: Vec<f64>,
-    /// Staging positions grouped by block of output rows, the blocks' starts in `perm`, and
-    /// scratch for the grouping.
-    perm: Vec<u32>,
-    block_starts: Vec<u32>,
-    cursor: Vec<u32>,
     /// Whether a feature reads the current event's numeric fields (ratio, z-score).
     reads_values: bool,
 }
@@ -72,9 +57,6 @@ impl Stage {
             times: Vec::new(),
             outs: Vec::new(),
             scratch: vec![0.0; n],
-            perm: Vec::new(),
-            block_starts: Vec::new(),
-            cursor: Vec::new(),
             reads_values: kp.features.iter().any(|f| {
                 matches!(
                     f.op,
@@ -143,123 +125,26 @@ impl Stage {
         }
     }
 
-    /// Group the staging positions by block of output rows (a stable counting sort on
-    /// `(row - r0) >> BLOCK_BITS`; `order[j]` is the row of position `j`, all in `r0..r0 + CHUNK`):
-    /// afterwards the positions of block `b` are `perm[block_starts[b]..block_starts[b + 1]]`.
-    fn group_by_block(&mut self, order: &[u32], r0: usize) {
-        let block = |row: u32| (row as usize - r0) >> BLOCK_BITS;
-        let starts = &mut self.block_starts;
-        starts.clear();
-        starts.resize(BLOCKS + 1, 0);
-        for &row in order {
-            starts[block(row) + 1] += 1;
-        }
-        for b in 1..starts.len() {
-            starts[b] += starts[b - 1];
-        }
-        self.cursor.clear();
-        self.cursor.extend_from_slice(&starts[..BLOCKS]);
-        self.perm.resize(order.len(), 0);
-        for (j, &row) in order.iter().enumerate() {
-            let c = &mut self.cursor[block(row)];
-            self.perm[*c as usize] = j as u32;
-            *c += 1;
-        }
-    }
-
-    /// Write the outputs of block `b`'s positions to their rows.
-    fn write_block(&self, kp: &KeyPlan, order: &[u32], b: usize, out: &mut [f64], n: usize) {
+    /// Write the outputs back to their rows (`order[j]` is the row of staging position `j`), and
+    /// the `calendar` features of those rows while they are at hand.
+    fn scatter(
+        &self,
+        kp: &KeyPlan,
+        calendar: &[CalendarPlan],
+        order: &[u32],
+        out: &mut [f64],
+        n: usize,
+    ) {
         let nk = self.nk;
-        let range = self.block_starts[b] as usize..self.block_starts[b + 1] as usize;
-        for &j in &self.perm[range] {
-            let j = j as usize;
-            let row = order[j] as usize;
-            let o = &mut out[row * n..(row + 1) * n];
+        for (j, &row) in order.iter().enumerate() {
+            let o = &mut out[row as usize * n..(row as usize + 1) * n];
             for (s, f) in self.outs[j * nk..(j + 1) * nk].iter().zip(&kp.features) {
                 o[f.out] = *s;
             }
-        }
-    }
-}
-
-/// One key field's part of a batch: each row's entity incarnation, the incarnations, and the
-/// chunk being processed (rows grouped by incarnation).
-struct KeyRun {
-    row_inc: Vec<u32>,
-    incs: Vec<Incarnation>,
-    stage: Stage,
-    /// Per incarnation: its row count in the chunk, then its end in staging order.
-    at: Vec<u32>,
-    /// The incarnations present in the chunk.
-    seen: Vec<u32>,
-    /// Row of each staging position.
-    order: Vec<u32>,
-    /// Staging position of each row of the chunk (`NONE`: not processed).
-    dest: Vec<u32>,
-}
-
-impl KeyRun {
-    /// Rows `r0..r0 + CHUNK`: group them by incarnation (a stable counting sort), gather their
-    /// inputs in that order, run each entity over its rows in input order, and group the
-    /// outputs by block of rows for the write-back.
-    #[allow(clippy::too_many_arguments)]
-    fn chunk(
-        &mut self,
-        kp: &KeyPlan,
-        cols: &EventColumns<'_>,
-        rows: &Rows,
-        r0: usize,
-        distinct: &DistinctHashes,
-        lateness: i64,
-    ) {
-        let chunk = &self.row_inc[r0..(r0 + CHUNK).min(rows.n)];
-        let (at, seen) = (&mut self.at, &mut self.seen);
-        seen.clear();
-        for &i in chunk {
-            if i != NONE {
-                if at[i as usize] == 0 {
-                    seen.push(i);
-                }
-                at[i as usize] += 1;
+            for cp in calendar {
+                o[cp.out] = engine::calendar(cp, self.times[j]);
             }
         }
-        // Entities in incarnation order: `incs` and the entities' buffers (allocated roughly in
-        // that order) are then read front to back.
-        seen.sort_unstable();
-        let mut total = 0;
-        for &i in seen.iter() {
-            let c = at[i as usize];
-            at[i as usize] = total;
-            total += c;
-        }
-        self.order.clear();
-        self.order.resize(total as usize, 0);
-        self.dest.clear();
-        self.dest.resize(chunk.len(), NONE);
-        for (r, &i) in chunk.iter().enumerate() {
-            if i != NONE {
-                let j = at[i as usize];
-                self.order[j as usize] = (r0 + r) as u32;
-                self.dest[r] = j;
-                at[i as usize] += 1;
-            }
-        }
-        let stage = &mut self.stage;
-        stage.resize(total as usize);
-        stage.gather(kp, cols, rows, r0, &self.dest, distinct);
-        let mut j = 0;
-        for &i in seen.iter() {
-            let inc = &mut self.incs[i as usize];
-            let mut e = inc.state.take().unwrap_or_else(|| Entity::new(kp));
-            let end = at[i as usize] as usize;
-            while j < end {
-                stage.process(kp, &mut e, j, lateness);
-                j += 1;
-            }
-            inc.state = Some(e);
-            at[i as usize] = 0;
-        }
-        stage.group_by_block(&self.order, r0);
     }
 }
 
@@ -271,6 +156,8 @@ struct Rows {
     dropped: Vec<bool>,
     /// Rows to apply (all of them, or those before the first bad row).
     n: usize,
+    /// Whether any of them was dropped.
+    any_dropped: bool,
     /// The first bad row's error.
     error: Option<Error>,
 }
@@ -288,6 +175,7 @@ impl FeatureEngine {
         let rows = cols.len();
         let mut time = Vec::with_capacity(rows);
         let mut dropped = vec![false; rows];
+        let mut any_dropped = false;
         let mut error = None;
         // Rows before `valid` pass every check of `check_row` but the time's (column-wise
         // checks, cheaper than row by row); from `valid` on, rows are checked in full.
@@ -296,6 +184,7 @@ impl FeatureEngine {
             match self.event_time(cols, row, row < valid) {
                 Ok((t, Outcome::Dropped)) => {
                     *drop = true;
+                    any_dropped = true;
                     time.push(t);
                 }
                 Ok((t, _)) => time.push(t),
@@ -312,6 +201,7 @@ impl FeatureEngine {
             n: time.len(),
             time,
             dropped,
+            any_dropped,
             error,
         }
     }
@@ -449,53 +339,84 @@ impl FeatureEngine {
         let newest_before = self.newest;
         let rows = self.plan_rows(cols);
         let distinct = DistinctHashes::new(self, cols);
-        let mut runs: Vec<KeyRun> = (0..self.plan.keys.len())
-            .map(|k| {
-                let (row_inc, incs) = self.plan_store(k, cols, &rows, newest_before);
-                let kp = &self.plan.keys[k];
-                KeyRun {
-                    row_inc,
-                    at: vec![0; incs.len()],
-                    incs,
-                    stage: Stage::new(kp, cols.numeric.len(), n),
-                    seen: Vec::new(),
-                    order: Vec::with_capacity(CHUNK.min(rows.n)),
-                    dest: Vec::with_capacity(CHUNK.min(rows.n)),
-                }
-            })
-            .collect();
-        // Rows in chunks of CHUNK, each key field in turn: a chunk's columns and staging buffers
-        // stay in cache, and each entity's state is fetched once per chunk instead of once per
-        // event. Then one pass writes the chunk's outputs back, block of rows by block of rows:
-        // every key's outputs, the calendar features and the NaN rows of dropped events, while
-        // the block's part of `out` is in cache.
-        for r0 in (0..rows.n).step_by(CHUNK) {
-            for (run, kp) in runs.iter_mut().zip(&self.plan.keys) {
-                run.chunk(kp, cols, &rows, r0, &distinct, self.plan.lateness);
-            }
-            let r1 = (r0 + CHUNK).min(rows.n);
-            for (b, b0) in (r0..r1).step_by(1 << BLOCK_BITS).enumerate() {
-                for (run, kp) in runs.iter().zip(&self.plan.keys) {
-                    run.stage.write_block(kp, &run.order, b, out, n);
-                }
-                for row in b0..(b0 + (1 << BLOCK_BITS)).min(r1) {
-                    let o = &mut out[row * n..(row + 1) * n];
-                    if rows.dropped[row] {
-                        o.fill(f64::NAN);
-                    } else {
-                        for cp in &self.plan.calendar {
-                            o[cp.out] = engine::calendar(cp, rows.time[row]);
+        for k in 0..self.plan.keys.len() {
+            let (row_inc, mut incs) = self.plan_store(k, cols, &rows, newest_before);
+            let kp: &KeyPlan = &self.plan.keys[k];
+            let mut stage = Stage::new(kp, cols.numeric.len(), n);
+            // Rows in chunks of CHUNK: within a chunk, rows are grouped by incarnation (a stable
+            // counting sort), their inputs gathered in that order, each entity runs over its rows
+            // in input order, and the outputs are scattered back. A chunk's columns and staging
+            // buffers stay in cache, and each entity's state is fetched once per chunk instead of
+            // once per event.
+            let mut at = vec![0u32; incs.len()];
+            let mut seen: Vec<u32> = Vec::new();
+            let mut order: Vec<u32> = Vec::with_capacity(CHUNK.min(rows.n));
+            let mut dest: Vec<u32> = Vec::with_capacity(CHUNK.min(rows.n));
+            for r0 in (0..rows.n).step_by(CHUNK) {
+                let chunk = &row_inc[r0..(r0 + CHUNK).min(rows.n)];
+                seen.clear();
+                for &i in chunk {
+                    if i != NONE {
+                        if at[i as usize] == 0 {
+                            seen.push(i);
                         }
+                        at[i as usize] += 1;
                     }
+                }
+                let mut total = 0;
+                for &i in &seen {
+                    let c = at[i as usize];
+                    at[i as usize] = total;
+                    total += c;
+                }
+                order.clear();
+                order.resize(total as usize, 0);
+                dest.clear();
+                dest.resize(chunk.len(), NONE);
+                for (r, &i) in chunk.iter().enumerate() {
+                    if i != NONE {
+                        let j = at[i as usize];
+                        order[j as usize] = (r0 + r) as u32;
+                        dest[r] = j;
+                        at[i as usize] += 1;
+                    }
+                }
+                stage.resize(total as usize);
+                stage.gather(kp, cols, &rows, r0, &dest, &distinct);
+                let mut j = 0;
+                for &i in &seen {
+                    let inc = &mut incs[i as usize];
+                    let mut e = inc.state.take().unwrap_or_else(|| Entity::new(kp));
+                    let end = at[i as usize] as usize;
+                    while j < end {
+                        stage.process(kp, &mut e, j, self.plan.lateness);
+                        j += 1;
+                    }
+                    inc.state = Some(e);
+                    at[i as usize] = 0;
+                }
+                // The calendar features go with the first key's outputs (every applied row has
+                // one): one pass over the output rows fewer.
+                let calendar: &[CalendarPlan] = if k == 0 { &self.plan.calendar } else { &[] };
+                stage.scatter(kp, calendar, &order, out, n);
+            }
+            for inc in &mut incs {
+                if inc.slot != NONE {
+                    let e = inc.state.take().unwrap_or_else(|| Entity::new(kp));
+                    *self.stores[k].entity_mut(inc.slot) = e;
                 }
             }
         }
-        for (k, run) in runs.into_iter().enumerate() {
-            let kp = &self.plan.keys[k];
-            for inc in run.incs {
-                if inc.slot != NONE {
-                    let e = inc.state.unwrap_or_else(|| Entity::new(kp));
-                    *self.stores[k].entity_mut(inc.slot) = e;
+        let calendar_done = !self.plan.keys.is_empty();
+        if rows.any_dropped || !calendar_done {
+            for row in 0..rows.n {
+                let o = &mut out[row * n..(row + 1) * n];
+                if rows.dropped[row] {
+                    o.fill(f64::NAN);
+                } else if !calendar_done {
+                    for cp in &self.plan.calendar {
+                        o[cp.out] = engine::calendar(cp, rows.time[row]);
+                    }
                 }
             }
         }
