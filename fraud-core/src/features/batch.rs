@@ -5,9 +5,11 @@
 //! counters; a property test compares both), but in an order that keeps each entity's state in
 //! cache:
 //!
-//! 1. **Rows**, in input order: validate each row and run the event-time logic (newest time,
-//!    watermark, late policy), which depends on the global order only. The first bad row ends the
-//!    batch: the rows before it are applied, then its error is returned.
+//! 1. **Rows**, in input order: validate each row (keys, id, numbers and label column by column
+//!    up to the first bad row, see [`EventSchema::valid_prefix`](crate::event::EventSchema::valid_prefix);
+//!    times row by row) and run the event-time logic (newest time, watermark, late policy), which
+//!    depends on the global order only. The first bad row ends the batch: the rows before it are
+//!    applied, then its error is returned.
 //! 2. **Store plan**, per key field, in input order: the entity store's bookkeeping (lookup, TTL
 //!    reset, least-recently-used eviction, insertion, TTL sweep) runs on the real store, without
 //!    touching entity state, using the store's newest-time index. Each row is assigned an entity
@@ -15,7 +17,9 @@
 //!    dictionary codes, so each distinct key is hashed once per batch.
 //! 3. **Entities**: each incarnation's rows, in input order, go through the per-entity code of
 //!    `update` (`process`). Entities are independent of each other, so this order gives the same
-//!    values; it only changes which memory is hot.
+//!    values; it only changes which memory is hot. Rows go in chunks: a chunk's rows are grouped
+//!    by entity, processed, and their outputs written back to their rows (with the calendar
+//!    features, on the first key field's pass).
 
 use super::engine::{self, FeatureEngine, Outcome, h128, id_hash, process};
 use super::spec::{CalendarPlan, ColSource, KeyOp, KeyPlan, WinRead};

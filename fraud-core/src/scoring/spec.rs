@@ -1,5 +1,5 @@
 //! The pipeline spec: a serde (JSON) description of the features, the detectors, how their scores
-//! combine, the alert rule and the number of reason codes, validated once into a [`Plan`].
+//! combine, the alert rule and the number of reason codes, validated once into a plan.
 //!
 //! ```json
 //! {
