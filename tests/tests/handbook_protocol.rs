@@ -205,10 +205,10 @@ fn labels_of_the_test_period_never_reach_the_features() {
     }
 }
 
-/// CP@100 of an oracle that scores 1 exactly the test frauds that labels at least 7 days old can
-/// reveal (scenario 1 and 3 frauds; scenario 2 frauds whose terminal had a fraud 7 to 28 days
-/// earlier) and 0 the rest.
-fn detectable_oracle_cp(tx: &Transactions, p: &Protocol) -> f64 {
+/// Scores of an oracle that knows exactly which test frauds labels at least 7 days old can
+/// reveal: 1 for scenario 1 and 3 frauds and for scenario 2 frauds whose terminal had a fraud 7 to
+/// 28 days earlier, 0 for everything else.
+fn detectable_oracle(tx: &Transactions, p: &Protocol) -> Vec<f64> {
     let mut terminal_frauds: std::collections::HashMap<u64, Vec<i64>> = Default::default();
     for i in (0..p.end).filter(|&i| tx.fraud[i] && tx.scenario[i] == 2) {
         terminal_frauds
@@ -216,8 +216,7 @@ fn detectable_oracle_cp(tx: &Transactions, p: &Protocol) -> f64 {
             .or_default()
             .push(tx.time_ms[i]);
     }
-    let s: Vec<f64> = p
-        .test
+    p.test
         .iter()
         .map(|&i| {
             let t = tx.time_ms[i];
@@ -228,11 +227,70 @@ fn detectable_oracle_cp(tx: &Transactions, p: &Protocol) -> f64 {
                         .any(|&f| (t - 28 * DAY_MS..=t - 7 * DAY_MS).contains(&f)));
             f64::from(u8::from(known))
         })
-        .collect();
+        .collect()
+}
+
+/// CP@100 (detected cards removed, as the handbook does) of scores for the test rows.
+fn test_cp(tx: &Transactions, p: &Protocol, s: &[f64]) -> f64 {
     let y: Vec<bool> = p.test.iter().map(|&i| tx.fraud[i]).collect();
     let days: Vec<i64> = p.test.iter().map(|&i| day(tx, i)).collect();
     let cards: Vec<u64> = p.test.iter().map(|&i| tx.customer_id[i]).collect();
-    card_precision_at_k(&days, &cards, &y, &s, 100, true).unwrap()
+    card_precision_at_k(&days, &cards, &y, s, 100, true).unwrap()
+}
+
+/// CP@100 of [`detectable_oracle`] (ties broken by card order).
+fn detectable_oracle_cp(tx: &Transactions, p: &Protocol) -> f64 {
+    test_cp(tx, p, &detectable_oracle(tx, p))
+}
+
+/// The CP@100 goal of 0.31 is above what labels that are at least 7 days old allow on average:
+/// the oracle that knows exactly which frauds they reveal scores below it, with ties broken by
+/// card order and on average over 200 random tie-breaks among the cards it cannot tell apart (each
+/// card-day gets a random score in [0, 0.5) added). A method without leaks can rank those cards
+/// only by chance (in the handbook's simulator a compromised terminal's frauds look like its
+/// genuine transactions until labelled), so 0.31 takes a lucky draw: the test prints how often.
+#[test]
+fn the_cp_goal_is_above_the_leak_free_ceiling() {
+    let Some(tx) = load() else { return };
+    let p = protocol(&tx);
+    let oracle = detectable_oracle(&tx, &p);
+    let by_card_order = test_cp(&tx, &p, &oracle);
+    let splitmix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let draws: Vec<f64> = (0..200u64)
+        .map(|draw| {
+            let s: Vec<f64> = p
+                .test
+                .iter()
+                .zip(&oracle)
+                .map(|(&i, &o)| {
+                    let key = tx.customer_id[i] ^ ((day(&tx, i) as u64) << 40) ^ (draw << 56);
+                    o + 0.5 * (splitmix(key) >> 11) as f64 / (1u64 << 53) as f64
+                })
+                .collect();
+            test_cp(&tx, &p, &s)
+        })
+        .collect();
+    let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+    let max = draws.iter().copied().fold(f64::MIN, f64::max);
+    let lucky = draws.iter().filter(|&&d| d >= 0.31).count();
+    eprintln!(
+        "leak-free oracle CP@100: {by_card_order:.4} (ties by card order); 200 random tie-breaks: \
+         mean {mean:.4}, max {max:.4}, {lucky} of 200 at or above 0.31"
+    );
+    assert!(
+        by_card_order < 0.31 && mean < 0.31,
+        "{by_card_order} {mean}"
+    );
+    // The oracle is not trivially weak: it reaches the published best (0.303).
+    assert!(
+        by_card_order > 0.30 && mean > 0.30,
+        "{by_card_order} {mean}"
+    );
 }
 
 /// The headline model of `fraud-bench handbook`: a random forest (300 trees, leaves of 20 rows) on
@@ -240,8 +298,9 @@ fn detectable_oracle_cp(tx: &Transactions, p: &Protocol) -> f64 {
 /// terminal risk windows recomputed over the frauds that the amount does not explain.
 ///
 /// It reaches the ROC AUC and AP goals (0.88, 0.70); CP@100 ties the published best (0.303) but
-/// the 0.31 goal is out of reach of any method without leaks: an oracle that knows exactly which
-/// frauds the 7-day-old labels can reveal scores about 0.307 (checked here).
+/// the 0.31 goal is above what a method without leaks reaches except by chance: an oracle that
+/// knows exactly which frauds the 7-day-old labels can reveal scores 0.305-0.307 (see
+/// `the_cp_goal_is_above_the_leak_free_ceiling`).
 #[test]
 #[ignore = "fits a 300-tree forest: minutes in the test profile; run with --release --include-ignored"]
 fn rich_features_beat_the_published_results() {
@@ -301,7 +360,8 @@ fn rich_features_beat_the_published_results() {
         auc >= 0.88 && ap >= 0.70,
         "ROC AUC {auc} or AP {ap} below the goal"
     );
-    // Published best CP@100: 0.303 (rounded); the 0.31 goal is above the leak-free oracle.
+    // Published best CP@100: 0.303 (rounded); the 0.31 goal is above the leak-free oracle's
+    // (see the_cp_goal_is_above_the_leak_free_ceiling).
     assert!(cp >= 0.3025, "CP@100 {cp}");
     assert!(oracle < 0.31, "oracle {oracle}");
 }
