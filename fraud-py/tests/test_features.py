@@ -218,7 +218,15 @@ def test_sub_millisecond_datetimes_are_truncated_like_the_core() -> None:
 
 def test_keys_of_any_dtype_become_the_same_strings() -> None:
     df = stream(200, seed=6)
-    expected = FeatureEngine(SPEC).transform(df).to_numpy()
+    reference = FeatureEngine(SPEC)
+    expected = reference.transform(df).to_numpy()
+    # Later events, with string keys: an engine continues identically only if its final state
+    # (entities and their keys) is the same.
+    later = stream(100, seed=16).assign(ts=lambda d: d["ts"] + 10**6)
+    later = later.assign(card=later["card"].astype(str))
+    expected_later = reference.transform(later).to_numpy()
+    # Integer columns take a lookup-table encoding, the others pandas.factorize; outputs and the
+    # final state must not depend on it.
     for card in (
         df["card"].astype(str),
         df["card"].astype(np.float64),  # 3.0 -> "3"
@@ -226,14 +234,49 @@ def test_keys_of_any_dtype_become_the_same_strings() -> None:
         df["card"].astype("category"),
         df["card"].astype(object),
         df["card"].astype(np.uint16),
+        df["card"].astype(np.int8),
     ):
-        got = FeatureEngine(SPEC).transform(df.assign(card=card)).to_numpy()
+        engine = FeatureEngine(SPEC)
+        got = engine.transform(df.assign(card=card)).to_numpy()
         np.testing.assert_array_equal(got, expected, err_msg=str(card.dtype))
+        got_later = engine.transform(later).to_numpy()
+        np.testing.assert_array_equal(got_later, expected_later, err_msg=str(card.dtype))
+    # Keys far apart (a span too wide for the lookup table) and keys near a small type's ends.
+    for scale, shift, dtype in ((10**14, 10**15, np.int64), (30, -100, np.int8)):
+        keys = (df["card"] * scale + shift).astype(dtype)
+        a, b = FeatureEngine(SPEC), FeatureEngine(SPEC)
+        np.testing.assert_array_equal(
+            a.transform(df.assign(card=keys)).to_numpy(),
+            b.transform(df.assign(card=keys.astype(str))).to_numpy(),
+        )
+        after = later.assign(card=(later["card"].astype(int) * scale + shift).astype(dtype).astype(str))
+        np.testing.assert_array_equal(a.transform(after).to_numpy(), b.transform(after).to_numpy())
     # An int key in a batch and the same key as a string in update are one entity.
     engine = FeatureEngine(SPEC)
     engine.transform(df.assign(card=7, ts=T0))
     out = engine.update({"ts": T0 + 1, "card": "7", "shop": "x", "amount": 1.0})
     assert out["n_1h"] == len(df) + 1
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+)
+def test_integer_key_encoding_round_trips(dtype: type) -> None:
+    from fraud_core._features import _codes
+
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype)
+    for values in (
+        rng.integers(info.min, info.max, size=300, dtype=dtype, endpoint=True),  # wide: factorize
+        rng.integers(max(info.min, -40), min(info.max, 40), size=300, dtype=dtype, endpoint=True),
+        np.array([info.min, info.max, info.min], dtype=dtype),
+        np.array([info.max], dtype=dtype),
+    ):
+        codes, distinct = _codes(pd.Series(values))
+        assert codes.dtype == np.int64
+        assert [distinct[c] for c in codes] == values.tolist()
+        assert len(set(distinct)) == len(distinct)
+        assert all(type(v) is int for v in distinct)
 
 
 def test_label_nan_is_unknown() -> None:
