@@ -241,6 +241,7 @@ def test_keys_of_any_dtype_become_the_same_strings() -> None:
         np.testing.assert_array_equal(got, expected, err_msg=str(card.dtype))
         got_later = engine.transform(later).to_numpy()
         np.testing.assert_array_equal(got_later, expected_later, err_msg=str(card.dtype))
+        assert engine.snapshot() == reference.snapshot(), str(card.dtype)  # equal states, equal bytes
     # Keys far apart (a span too wide for the lookup table) and keys near a small type's ends.
     for scale, shift, dtype in ((10**14, 10**15, np.int64), (30, -100, np.int8)):
         keys = (df["card"] * scale + shift).astype(dtype)

@@ -819,7 +819,8 @@ impl FeatureEngine {
 
     /// The complete state (spec, entities, counters) as artifact bytes of kind
     /// [`ArtifactKind::FeatureEngineSnapshot`]. With key hashing, the bytes hold no raw key and not
-    /// the secret (only a verifier: a keyed hash of a fixed text).
+    /// the secret (only a verifier: a keyed hash of a fixed text). Equal states give equal bytes
+    /// (hash maps are written in key order), so snapshots can be compared or content-addressed.
     pub fn snapshot(&self) -> Result<Vec<u8>> {
         let snap = SnapshotRef {
             spec_json: self.spec.to_json(),

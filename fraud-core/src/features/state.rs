@@ -188,10 +188,44 @@ struct Slot {
     entity: Entity,
 }
 
+/// Serialise a hash map with its entries in `cmp` order. Hash-map iteration order is random (per
+/// map), and equal states must give equal snapshot bytes. The format is serde's map, so the
+/// derived deserialisation reads it.
+pub(crate) fn serialize_sorted<K, V, S>(
+    m: &HashMap<K, V>,
+    cmp: impl Fn(&K, &K) -> std::cmp::Ordering,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error>
+where
+    K: Serialize,
+    V: Serialize,
+    S: serde::Serializer,
+{
+    let mut entries: Vec<(&K, &V)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| cmp(a.0, b.0));
+    s.collect_map(entries)
+}
+
+fn raw_index_sorted<S: serde::Serializer>(
+    m: &HashMap<SmallKey, u32>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serialize_sorted(m, |a, b| a.as_bytes().cmp(b.as_bytes()), s)
+}
+
+fn hashed_index_sorted<S: serde::Serializer>(
+    m: &HashMap<u128, u32>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serialize_sorted(m, u128::cmp, s)
+}
+
 /// The entities of one key field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Store {
+    #[serde(serialize_with = "raw_index_sorted")]
     raw: HashMap<SmallKey, u32>,
+    #[serde(serialize_with = "hashed_index_sorted")]
     hashed: HashMap<u128, u32>,
     slots: Vec<Slot>,
     /// `[prev, next]` of each slot in the recency list, kept apart from the (large) slots so that

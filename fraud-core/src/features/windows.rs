@@ -341,7 +341,23 @@ struct Extra {
     rest: Vec<SumState>,
     mins: Vec<VecDeque<(i64, f64)>>,
     maxs: Vec<VecDeque<(i64, f64)>>,
+    #[serde(serialize_with = "distinct_sorted")]
     distinct: Vec<HashMap<u128, u32>>,
+}
+
+/// The distinct-count maps, each with its entries in key order (see
+/// [`serialize_sorted`](super::state::serialize_sorted)).
+fn distinct_sorted<S: serde::Serializer>(
+    maps: &[HashMap<u128, u32>],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    struct Sorted<'a>(&'a HashMap<u128, u32>);
+    impl Serialize for Sorted<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            super::state::serialize_sorted(self.0, u128::cmp, s)
+        }
+    }
+    s.collect_seq(maps.iter().map(Sorted))
 }
 
 impl GroupState {
