@@ -354,7 +354,7 @@ fn distinct_sorted<S: serde::Serializer>(
     struct Sorted<'a>(&'a HashMap<u128, u32>);
     impl Serialize for Sorted<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-            super::state::serialize_sorted(self.0, u128::cmp, s)
+            super::state::serialize_sorted(self.0.iter(), s)
         }
     }
     s.collect_seq(maps.iter().map(Sorted))
