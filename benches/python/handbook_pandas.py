@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -58,36 +59,48 @@ def _seconds(ts: pd.Series) -> np.ndarray:
     return ts.to_numpy().astype("datetime64[s]").astype(np.int64)
 
 
-def customer_features(df: pd.DataFrame) -> pd.DataFrame:
-    """Count and mean amount per customer over (t - n days, t], including the current row."""
+def _rolling_per_key(
+    df: pd.DataFrame, key: str, value: str
+) -> tuple[pd.Index, Callable[[int], tuple[np.ndarray, np.ndarray]]]:
+    """Per-``key`` time-based rolling windows of ``value``: returns the row labels of ``df`` in time
+    order and ``rolled(days)``, the count and sum over (t - days, t] (the current row included) of
+    every row, in that order."""
     data = pd.DataFrame(
         {
-            "CUSTOMER_ID": df["CUSTOMER_ID"].to_numpy(),
+            key: df[key].to_numpy(),
             "TX_DATETIME": df["TX_DATETIME"].to_numpy(),
-            "TX_AMOUNT": df["TX_AMOUNT"].to_numpy(dtype=np.float64),
+            value: df[value].to_numpy(dtype=np.float64),
         }
     )
     # Rolling on a time index needs each group sorted by time; a stable sort keeps file order
     # among equal times (the order the transactions happened in).
     data = data.sort_values("TX_DATETIME", kind="stable")
-    grouped = data.groupby("CUSTOMER_ID", sort=False)
-    # Rows come back grouped by customer (customers in order of first appearance, rows in `data`
-    # order within a customer), indexed by (customer, time): their positions in `data` are a stable
-    # sort of the customers' first-appearance codes.
-    pos = np.argsort(pd.factorize(data["CUSTOMER_ID"])[0], kind="stable")
+    grouped = data.groupby(key, sort=False)
+    # Rows come back grouped by key (keys in order of first appearance, rows in `data` order
+    # within a key), indexed by (key, time): their positions in `data` are a stable sort of the
+    # keys' first-appearance codes.
+    pos = np.argsort(pd.factorize(data[key])[0], kind="stable")
+
+    def rolled(days: int) -> tuple[np.ndarray, np.ndarray]:
+        r = grouped.rolling(f"{days}D", on="TX_DATETIME", closed="right")[value]
+        count, total = np.empty(len(data)), np.empty(len(data))
+        count[pos] = r.count().to_numpy()
+        total[pos] = r.sum().to_numpy()
+        return count, total
+
+    # `data` keeps df's row positions as its (RangeIndex-derived) index labels.
+    return data.index, rolled
+
+
+def customer_features(df: pd.DataFrame) -> pd.DataFrame:
+    """Count and mean amount per customer over (t - n days, t], including the current row."""
+    index, rolled = _rolling_per_key(df, "CUSTOMER_ID", "TX_AMOUNT")
     out = {}
     for n in WINDOWS:
-        rolled = grouped.rolling(f"{n}D", on="TX_DATETIME", closed="right")["TX_AMOUNT"]
-        count = rolled.count()
-        total = rolled.sum()
-        nb = np.empty(len(data))
-        avg = np.empty(len(data))
-        nb[pos] = count.to_numpy()
-        avg[pos] = total.to_numpy() / count.to_numpy()
-        out[f"CUSTOMER_ID_NB_TX_{n}DAY_WINDOW"] = nb
-        out[f"CUSTOMER_ID_AVG_AMOUNT_{n}DAY_WINDOW"] = avg
-    # `data` keeps df's row positions as its (RangeIndex-derived) index labels.
-    return pd.DataFrame(out, index=data.index).sort_index()
+        count, total = rolled(n)
+        out[f"CUSTOMER_ID_NB_TX_{n}DAY_WINDOW"] = count
+        out[f"CUSTOMER_ID_AVG_AMOUNT_{n}DAY_WINDOW"] = total / count
+    return pd.DataFrame(out, index=index).sort_index()
 
 
 def terminal_features(df: pd.DataFrame) -> pd.DataFrame:
@@ -126,24 +139,7 @@ def terminal_features_rolling(df: pd.DataFrame) -> pd.DataFrame:
     (t - d days, t]. Integer counts, so the difference is exact; the same values as
     ``terminal_features``, several times slower (it is here to time the common way of writing
     these features in pandas, see ``benches/python/bench_features.py``)."""
-    data = pd.DataFrame(
-        {
-            "TERMINAL_ID": df["TERMINAL_ID"].to_numpy(),
-            "TX_DATETIME": df["TX_DATETIME"].to_numpy(),
-            "TX_FRAUD": df["TX_FRAUD"].to_numpy(dtype=np.float64),
-        }
-    )
-    data = data.sort_values("TX_DATETIME", kind="stable")
-    grouped = data.groupby("TERMINAL_ID", sort=False)
-    pos = np.argsort(pd.factorize(data["TERMINAL_ID"])[0], kind="stable")
-
-    def rolled(days: int) -> tuple[np.ndarray, np.ndarray]:
-        r = grouped.rolling(f"{days}D", on="TX_DATETIME", closed="right")["TX_FRAUD"]
-        count, frauds = np.empty(len(data)), np.empty(len(data))
-        count[pos] = r.count().to_numpy()
-        frauds[pos] = r.sum().to_numpy()
-        return count, frauds
-
+    index, rolled = _rolling_per_key(df, "TERMINAL_ID", "TX_FRAUD")
     near_count, near_frauds = rolled(DELAY_DAYS)
     out = {}
     for n in WINDOWS:
@@ -154,7 +150,7 @@ def terminal_features_rolling(df: pd.DataFrame) -> pd.DataFrame:
         out[f"TERMINAL_ID_RISK_{n}DAY_WINDOW"] = np.divide(
             frauds, count, out=np.zeros_like(frauds), where=count > 0
         )
-    return pd.DataFrame(out, index=data.index).sort_index()
+    return pd.DataFrame(out, index=index).sort_index()
 
 
 def calendar_features(df: pd.DataFrame) -> pd.DataFrame:

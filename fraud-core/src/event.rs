@@ -524,9 +524,9 @@ impl EventSchema {
     pub fn column_key_code(&self, cols: &EventColumns<'_>, k: usize, row: usize) -> Result<usize> {
         let col = &cols.keys[k];
         let code = col.codes[row];
-        match usize::try_from(code) {
-            Ok(c) if c < col.values.len() => Ok(c),
-            _ => Err(Error::InvalidField {
+        match code_index(code, col.values.len()) {
+            Some(c) => Ok(c),
+            None => Err(Error::InvalidField {
                 field: self.keys[k].clone(),
                 reason: if code < 0 {
                     "an entity key must not be missing".into()
@@ -550,9 +550,8 @@ impl EventSchema {
         if code < 0 {
             return Ok(None);
         }
-        col.values
-            .get(code as usize)
-            .map(|v| Some(v.as_str()))
+        code_index(code, col.values.len())
+            .map(|c| Some(col.values[c].as_str()))
             .ok_or_else(|| Error::InvalidField {
                 field: self.id.clone().unwrap_or_else(|| "id".into()),
                 reason: format!(
@@ -588,18 +587,16 @@ impl EventSchema {
     pub fn valid_prefix(&self, cols: &EventColumns<'_>) -> usize {
         let mut end = cols.len();
         for k in &cols.keys {
-            let n = k.values.len() as u64;
-            end = first_where(&k.codes[..end], |c| c as u64 >= n).unwrap_or(end);
+            let n = k.values.len();
+            end = first_where(&k.codes[..end], |c| code_index(c, n).is_none()).unwrap_or(end);
         }
         if let Some(id) = &cols.id {
-            let n = id.values.len() as u64;
-            end = first_where(&id.codes[..end], |c| c >= 0 && c as u64 >= n).unwrap_or(end);
+            let n = id.values.len();
+            end = first_where(&id.codes[..end], |c| c >= 0 && code_index(c, n).is_none())
+                .unwrap_or(end);
         }
         for c in &cols.numeric {
-            end = first_where(&c[..end], |v| {
-                !(v.is_finite() && v.abs() <= MAX_NUMERIC_MAGNITUDE)
-            })
-            .unwrap_or(end);
+            end = first_where(&c[..end], |v| !number_ok(v)).unwrap_or(end);
         }
         if let Some(l) = cols.label {
             end = first_where(&l[..end], f64::is_infinite).unwrap_or(end);
@@ -758,7 +755,6 @@ fn quote_list(names: &[String]) -> String {
 /// entity's features until the window has passed), and it is far beyond any amount or count.
 pub const MAX_NUMERIC_MAGNITUDE: f64 = 1e18;
 
-/// A numeric field's value if it is finite and within [`MAX_NUMERIC_MAGNITUDE`].
 /// The index of the first element of `xs` that is `bad`: blocks without one are ruled out with a
 /// branch-free (vectorisable) pass.
 fn first_where<T: Copy>(xs: &[T], bad: impl Fn(T) -> bool) -> Option<usize> {
@@ -771,20 +767,34 @@ fn first_where<T: Copy>(xs: &[T], bad: impl Fn(T) -> bool) -> Option<usize> {
     })
 }
 
+/// Whether a numeric field's value is accepted: finite and within [`MAX_NUMERIC_MAGNITUDE`].
+#[inline]
+fn number_ok(v: f64) -> bool {
+    v.is_finite() && v.abs() <= MAX_NUMERIC_MAGNITUDE
+}
+
+/// The index a dictionary code points at, if it is one of `len` values (a negative code is
+/// missing).
+#[inline]
+fn code_index(code: i64, len: usize) -> Option<usize> {
+    usize::try_from(code).ok().filter(|&c| c < len)
+}
+
+/// A numeric field's value if it is finite and within [`MAX_NUMERIC_MAGNITUDE`].
 fn check_number(field: &str, v: f64) -> Result<f64> {
-    if !v.is_finite() {
-        return Err(non_finite(field, v));
-    }
-    if v.abs() > MAX_NUMERIC_MAGNITUDE {
-        return Err(Error::InvalidField {
+    if number_ok(v) {
+        Ok(v)
+    } else if !v.is_finite() {
+        Err(non_finite(field, v))
+    } else {
+        Err(Error::InvalidField {
             field: field.to_string(),
             reason: format!(
                 "{v:e} is beyond +/-{MAX_NUMERIC_MAGNITUDE:e}, the range numeric fields accept \
                  (window sums must stay finite): check the value or rescale the field"
             ),
-        });
+        })
     }
-    Ok(v)
 }
 
 fn non_finite(field: &str, v: f64) -> Error {

@@ -235,9 +235,7 @@ impl PyFeatureEngine {
         let arr = PyArray2::<f64>::zeros(py, [rows, n], false);
         {
             let mut view = arr.readwrite();
-            let out = view
-                .as_slice_mut()
-                .expect("a new numpy array is contiguous");
+            let out = view.as_slice_mut()?;
             cols.run(py, &schema, |c| engine.transform_columns_into(c, out))?;
         }
         drop(st);

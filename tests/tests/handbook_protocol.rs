@@ -146,12 +146,10 @@ fn quality(
     let mut model = SupervisedModel::new(params).unwrap();
     model.fit(x.0.view(), &y_train).unwrap();
     let s = model.predict_proba(x.1.view()).unwrap().to_vec();
-    let days: Vec<i64> = p.test.iter().map(|&i| day(tx, i)).collect();
-    let cards: Vec<u64> = p.test.iter().map(|&i| tx.customer_id[i]).collect();
     (
         roc_auc(&y, &s).unwrap(),
         average_precision(&y, &s).unwrap(),
-        card_precision_at_k(&days, &cards, &y, &s, 100, true).unwrap(),
+        test_cp(tx, p, &s),
     )
 }
 

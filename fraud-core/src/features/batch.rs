@@ -160,8 +160,6 @@ struct Rows {
     dropped: Vec<bool>,
     /// Rows to apply (all of them, or those before the first bad row).
     n: usize,
-    /// Whether any of them was dropped.
-    any_dropped: bool,
     /// The first bad row's error.
     error: Option<Error>,
 }
@@ -179,7 +177,6 @@ impl FeatureEngine {
         let rows = cols.len();
         let mut time = Vec::with_capacity(rows);
         let mut dropped = vec![false; rows];
-        let mut any_dropped = false;
         let mut error = None;
         // Rows before `valid` pass every check of `check_row` but the time's (column-wise
         // checks, cheaper than row by row); from `valid` on, rows are checked in full.
@@ -188,7 +185,6 @@ impl FeatureEngine {
             match self.event_time(cols, row, row < valid) {
                 Ok((t, Outcome::Dropped)) => {
                     *drop = true;
-                    any_dropped = true;
                     time.push(t);
                 }
                 Ok((t, _)) => time.push(t),
@@ -205,7 +201,6 @@ impl FeatureEngine {
             n: time.len(),
             time,
             dropped,
-            any_dropped,
             error,
         }
     }
@@ -412,7 +407,7 @@ impl FeatureEngine {
             }
         }
         let calendar_done = !self.plan.keys.is_empty();
-        if rows.any_dropped || !calendar_done {
+        if !calendar_done || rows.dropped[..rows.n].contains(&true) {
             for row in 0..rows.n {
                 let o = &mut out[row * n..(row + 1) * n];
                 if rows.dropped[row] {

@@ -660,9 +660,8 @@ impl FeatureEngine {
     /// `features/batch.rs`). On an error the rows before the failing one have been applied; the
     /// error names the row.
     pub fn transform_columns(&mut self, cols: &EventColumns<'_>) -> Result<Vec<f64>> {
-        self.plan.schema.check_columns(cols)?;
         let mut out = vec![0.0; cols.len() * self.n_features()];
-        self.transform_columns_by_entity(cols, &mut out)?;
+        self.transform_columns_into(cols, &mut out)?;
         Ok(out)
     }
 

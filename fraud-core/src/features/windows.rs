@@ -72,6 +72,15 @@ impl SumState {
             self.s2.add(y * y);
         }
     }
+    /// Add `x`, which enters a window; `was_empty`: the window held nothing, so the sums restart
+    /// exactly, shifted by `x`.
+    #[inline]
+    fn enter(&mut self, x: f64, squares: bool, was_empty: bool) {
+        if was_empty {
+            self.reset(x);
+        }
+        self.add(x, squares);
+    }
     #[inline]
     fn remove(&mut self, x: f64, squares: bool) {
         let y = x - self.shift;
@@ -467,12 +476,8 @@ impl GroupState {
     #[inline]
     fn add(&mut self, gp: &GroupPlan, buf: &Buffer, i: usize, was_empty: bool) {
         for (k, &c) in gp.sums.iter().enumerate() {
-            let x = buf.f(i, c);
-            let s = self.sum_state_mut(k);
-            if was_empty {
-                s.reset(x);
-            }
-            s.add(x, gp.squares);
+            self.sum_state_mut(k)
+                .enter(buf.f(i, c), gp.squares, was_empty);
         }
         if !gp.plain {
             self.add_extra(gp, buf, i);
@@ -664,11 +669,7 @@ impl WindowSink for OneSum<'_> {
     #[inline]
     fn enter(&mut self, i: usize, was_empty: bool) {
         if let Some(c) = self.col {
-            let x = self.buf.f(i, c);
-            if was_empty {
-                self.sums.reset(x);
-            }
-            self.sums.add(x, self.squares);
+            self.sums.enter(self.buf.f(i, c), self.squares, was_empty);
         }
     }
 }
